@@ -1,0 +1,117 @@
+/*
+ * concord_client.h - libconcord, the client library for concordd.
+ *
+ * Two layers:
+ *  - cc_client: asynchronous, on a libuv loop the caller runs. One TLS
+ *    connection, many calls in flight (pipelined), each answered through its
+ *    callback. The gateway uses this layer.
+ *  - cc_conn: a blocking wrapper with its own private loop, for simple
+ *    programs such as the CLI and the benchmarks.
+ *
+ * Status handling: every call ends with exactly one callback (or return) that
+ * carries a cc_status. Transport failures are mapped to UNAVAILABLE (cannot
+ * connect, connection lost) or DEADLINE_EXCEEDED (call timeout) so callers
+ * handle one kind of outcome.
+ */
+#ifndef CONCORD_CLIENT_H
+#define CONCORD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include <protobuf-c/protobuf-c.h>
+#include "cc_error.h"
+#include "cc_status.h"
+#include "cc_services.h"
+
+/** Connection settings. Strings are copied by cc_client_new / cc_connect. */
+typedef struct cc_options {
+    const char *host;           /* server host name or address; default "127.0.0.1" */
+    int port;                   /* default 7433 */
+    const char *ca_file;        /* CA that signed the server certificate; NULL: system store */
+    const char *server_name;    /* name checked against the certificate; default: host */
+    const char *cert_file;      /* client certificate for mutual TLS, or NULL */
+    const char *key_file;       /* its key, or NULL */
+    size_t max_frame;           /* largest reply accepted; default 4 MiB */
+    unsigned connect_timeout_ms;/* default 10000 */
+    unsigned call_timeout_ms;   /* default deadline of a call; default 30000 */
+} cc_options;
+
+/** The outcome of a call. Owned by the library; valid during the callback
+ *  (async) or until the next call on the same cc_conn (blocking). */
+typedef struct cc_status {
+    int code;                           /* cc_code */
+    const char *message;                /* never NULL */
+    size_t n_violations;
+    const Concord__V1__FieldViolation *const *violations;
+} cc_status;
+
+/* ---- asynchronous layer ----------------------------------------------- */
+
+typedef struct cc_client cc_client;
+
+/** Connection outcome: status 0 when the TLS handshake finished. */
+typedef void (*cc_connect_cb)(cc_client *c, int status, void *ud);
+/**
+ * A call finished. payload holds the encoded response message when
+ * st->code == CC_OK (borrowed until return).
+ */
+typedef void (*cc_reply_cb)(cc_client *c, const cc_status *st, const uint8_t *payload,
+                            size_t len, void *ud);
+/** The connection was lost after it had been established (err is CC_E*). */
+typedef void (*cc_lost_cb)(cc_client *c, int err, void *ud);
+
+/** Creates a client on loop. Returns 0 or CC_E*. */
+int cc_client_new(uv_loop_t *loop, const cc_options *o, cc_client **out) CC_MUST_CHECK;
+/** Resolves, connects and handshakes; cb follows exactly once. */
+int cc_client_connect(cc_client *c, cc_connect_cb cb, void *ud) CC_MUST_CHECK;
+/** Registers a callback for a connection lost after connect succeeded. */
+void cc_client_on_lost(cc_client *c, cc_lost_cb cb, void *ud);
+/** True while connected and usable for new calls. */
+int cc_client_ready(const cc_client *c);
+/** Number of calls sent and not yet answered. */
+size_t cc_client_in_flight(const cc_client *c);
+/**
+ * Sends a call. method is "concord.v1.AccountService/GetAccount"; payload is
+ * the encoded request. token and idempotency_key may be NULL. deadline_ms 0
+ * uses the default. cb runs exactly once, also when the connection fails
+ * (UNAVAILABLE) or the deadline passes (DEADLINE_EXCEEDED).
+ */
+int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, size_t len,
+                   const char *token, const char *idempotency_key, uint32_t deadline_ms,
+                   cc_reply_cb cb, void *ud) CC_MUST_CHECK;
+/**
+ * Closes the connection. Calls still in flight end with UNAVAILABLE
+ * ("connection closed"). The client is freed once its handles are closed;
+ * the pointer must not be used after this call.
+ */
+void cc_client_close(cc_client *c);
+
+/* ---- blocking layer --------------------------------------------------- */
+
+typedef struct cc_conn cc_conn;
+
+/**
+ * Connects with a private loop. Returns 0 or CC_E*; on failure writes a
+ * reason for people to err (may be NULL).
+ */
+int cc_connect(const cc_options *o, cc_conn **out, char *err, size_t errlen) CC_MUST_CHECK;
+/** Sets the token sent with every following call (copied; NULL clears). */
+void cc_conn_set_token(cc_conn *c, const char *token);
+/** Sets the idempotency key for the next call only (copied). */
+void cc_conn_set_idempotency_key(cc_conn *c, const char *key);
+/**
+ * Calls method with req and waits for the reply. On CC_OK *resp is a new
+ * message of resp_desc (free with protobuf_c_message_free_unpacked(resp, NULL)).
+ * Returns the status code; *st (optional) describes it until the next call.
+ */
+int cc_invoke(cc_conn *c, const char *method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+              const cc_status **st);
+/** Raw form: encoded request in, encoded response out (malloc'ed, caller frees). */
+int cc_invoke_raw(cc_conn *c, const char *method, const uint8_t *payload, size_t len,
+                  uint8_t **resp, size_t *resp_len, const cc_status **st);
+/** Closes and frees. Accepts NULL. */
+void cc_conn_free(cc_conn *c);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * tls_stream.h - TLS over a libuv TCP handle, with OpenSSL driven through
+ * memory BIOs. Used by both peers: concordd accepts, libconcord and the
+ * gateway connect.
+ *
+ * The stream owns its uv_tcp_t. The owner embeds a tls_stream in its own
+ * connection struct and gets back to it with container_of (or s->data). All
+ * calls happen on the loop thread. The memory holding the stream may be freed
+ * only in ops->on_close, never in another callback.
+ *
+ * Lifecycle: init -> accept | connect -> handshake (on_handshake) -> on_read /
+ * write ... -> on_error (peer closed or failure) -> tls_stream_close ->
+ * on_close.
+ */
+#ifndef TLS_STREAM_H
+#define TLS_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include <openssl/ssl.h>
+#include "cc_error.h"
+
+typedef struct tls_stream tls_stream;
+
+typedef struct tls_stream_ops {
+    /** The handshake finished (status 0) or failed (negative CC_E*). On failure
+     *  the owner calls tls_stream_close. */
+    void (*on_handshake)(tls_stream *s, int status);
+    /** Decrypted application bytes, borrowed until the callback returns. */
+    void (*on_read)(tls_stream *s, const uint8_t *data, size_t len);
+    /** The peer closed (CC_EEOF, with or without close_notify) or an I/O or
+     *  TLS error happened; no more reads will come. The owner calls
+     *  tls_stream_close. */
+    void (*on_error)(tls_stream *s, int err);
+    /** Optional: the write queue fell to zero bytes pending. */
+    void (*on_drain)(tls_stream *s);
+    /** The handle is closed; the owner may free the stream's memory now. */
+    void (*on_close)(tls_stream *s);
+} tls_stream_ops;
+
+struct tls_stream {
+    uv_tcp_t tcp;                /* the socket; tcp.data points to this stream */
+    uv_connect_t connect_req;    /* used by tls_stream_connect */
+    SSL *ssl;
+    BIO *rbio;                   /* network -> OpenSSL (ciphertext we read) */
+    BIO *wbio;                   /* OpenSSL -> network (ciphertext to write) */
+    const tls_stream_ops *ops;
+    void *data;                  /* the owner's pointer */
+    size_t write_pending;        /* ciphertext bytes handed to uv_write, not yet done */
+    uint8_t *early;              /* plaintext written before the handshake finished */
+    size_t early_len;
+    int peer_closed;             /* close_notify or EOF seen */
+    int handshake_done;
+    int closing;                 /* tls_stream_close called */
+    int reading;                 /* uv_read_start active */
+    int error_reported;          /* on_error already called */
+};
+
+/** Settings for tls_server_ctx_new / tls_client_ctx_new. */
+typedef struct tls_config {
+    const char *cert_file;   /* PEM certificate chain (server; client for mutual TLS) */
+    const char *key_file;    /* PEM private key */
+    const char *ca_file;     /* server: CA for client certificates (mutual TLS);
+                                client: CA that signed the server (NULL: system store) */
+    int min_version;         /* TLS1_3_VERSION (default when 0) or TLS1_2_VERSION */
+    int require_client_cert; /* server: demand and verify a client certificate */
+} tls_config;
+
+/**
+ * Creates a server context: TLS 1.3 (or 1.2 with AEAD ciphers only when
+ * min_version says so), no renegotiation, no compression, no session tickets
+ * beyond OpenSSL's defaults. On failure returns NULL and writes a reason to err.
+ */
+SSL_CTX *tls_server_ctx_new(const tls_config *c, char *err, size_t errlen);
+/**
+ * Creates a client context that verifies the server certificate against
+ * ca_file (or the system store). Verification is never off.
+ */
+SSL_CTX *tls_client_ctx_new(const tls_config *c, char *err, size_t errlen);
+
+/** uv_tcp_init + SSL_new. ops and data are the owner's. Returns 0 or CC_E*. */
+int tls_stream_init(tls_stream *s, uv_loop_t *loop, SSL_CTX *ctx, const tls_stream_ops *ops,
+                    void *data) CC_MUST_CHECK;
+/** Server side: uv_accept from listener, then read and drive the handshake. */
+int tls_stream_accept(tls_stream *s, uv_stream_t *listener) CC_MUST_CHECK;
+/**
+ * Client side: connect to addr, set SNI and check the certificate's host name
+ * against verify_host (required, never skipped), then handshake.
+ */
+int tls_stream_connect(tls_stream *s, const struct sockaddr *addr,
+                       const char *verify_host) CC_MUST_CHECK;
+/**
+ * Encrypts and queues len plaintext bytes (copied). Data written before the
+ * handshake finished is sent once it has. Returns 0 or CC_E*.
+ */
+int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len) CC_MUST_CHECK;
+/** Ciphertext bytes queued on the socket and not yet written (back-pressure). */
+size_t tls_stream_pending(const tls_stream *s);
+/** Pauses reading (back-pressure); tls_stream_read_resume starts it again. */
+void tls_stream_read_pause(tls_stream *s);
+void tls_stream_read_resume(tls_stream *s);
+/**
+ * Closes the stream: sends close_notify when graceful and the handshake is
+ * done (best effort, queued writes are flushed first), then closes the
+ * handle. ops->on_close follows. Safe to call more than once.
+ */
+void tls_stream_close(tls_stream *s, int graceful);
+/** The peer's IP address as text ("127.0.0.1"), written into buf. */
+void tls_stream_peer_addr(const tls_stream *s, char *buf, size_t len);
+
+#endif
