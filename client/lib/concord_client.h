@@ -12,6 +12,10 @@
  * carries a cc_status. Transport failures are mapped to UNAVAILABLE (cannot
  * connect, connection lost) or DEADLINE_EXCEEDED (call timeout) so callers
  * handle one kind of outcome.
+ *
+ * A program using the asynchronous layer must ignore SIGPIPE (see
+ * tls_stream.h); cc_connect does so itself when SIGPIPE has its default
+ * action.
  */
 #ifndef CONCORD_CLIENT_H
 #define CONCORD_CLIENT_H
@@ -60,13 +64,31 @@ typedef void (*cc_reply_cb)(cc_client *c, const cc_status *st, const uint8_t *pa
                             size_t len, void *ud);
 /** The connection was lost after it had been established (err is CC_E*). */
 typedef void (*cc_lost_cb)(cc_client *c, int err, void *ud);
+/**
+ * A server push on a subscribed topic. All arguments are borrowed until
+ * return; payload is the encoded message named by type.
+ */
+typedef void (*cc_event_cb)(cc_client *c, const char *topic, uint64_t sequence,
+                            const char *type, const uint8_t *payload, size_t len, void *ud);
 
 /** Creates a client on loop. Returns 0 or CC_E*. */
 int cc_client_new(uv_loop_t *loop, const cc_options *o, cc_client **out) CC_MUST_CHECK;
-/** Resolves, connects and handshakes; cb follows exactly once. */
+/**
+ * Resolves, connects and handshakes; cb follows exactly once (with CC_ECLOSED
+ * when cc_client_close comes first). A non-zero return (CC_ECONFIG for an
+ * unusable CA file, certificate or key) means cb will not run;
+ * cc_client_error says why.
+ */
 int cc_client_connect(cc_client *c, cc_connect_cb cb, void *ud) CC_MUST_CHECK;
+/**
+ * Why connecting failed or the connection was lost, for people, e.g.
+ * "cannot connect to 127.0.0.1:7433: connection refused"; "" otherwise.
+ */
+const char *cc_client_error(const cc_client *c);
 /** Registers a callback for a connection lost after connect succeeded. */
 void cc_client_on_lost(cc_client *c, cc_lost_cb cb, void *ud);
+/** Registers the callback for Event frames; without one they are dropped. */
+void cc_client_on_event(cc_client *c, cc_event_cb cb, void *ud);
 /** True while connected and usable for new calls. */
 int cc_client_ready(const cc_client *c);
 /** Number of calls sent and not yet answered. */
@@ -75,7 +97,9 @@ size_t cc_client_in_flight(const cc_client *c);
  * Sends a call. method is "concord.v1.AccountService/GetAccount"; payload is
  * the encoded request. token and idempotency_key may be NULL. deadline_ms 0
  * uses the default. cb runs exactly once, also when the connection fails
- * (UNAVAILABLE) or the deadline passes (DEADLINE_EXCEEDED).
+ * (UNAVAILABLE) or the deadline passes (DEADLINE_EXCEEDED). A non-zero
+ * return (CC_ECLOSED when not connected, CC_ETOOBIG for a request over
+ * max_frame, CC_ENOMEM) means the call was not sent and cb will not run.
  */
 int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, size_t len,
                    const char *token, const char *idempotency_key, uint32_t deadline_ms,

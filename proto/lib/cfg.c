@@ -22,6 +22,8 @@ static const cfg_key *find_key(const cfg_key *keys, const char *section, const c
 
 static int parse_suffixed(const char *v, unsigned long long *out, int ms)
 {
+    while (isspace((unsigned char)*v))
+        v++;
     errno = 0;
     char *end;
     unsigned long long n = strtoull(v, &end, 10);

@@ -11,6 +11,10 @@
  * Lifecycle: init -> accept | connect -> handshake (on_handshake) -> on_read /
  * write ... -> on_error (peer closed or failure) -> tls_stream_close ->
  * on_close.
+ *
+ * libuv writes with plain write(2), so a process using this module must
+ * ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)); a write to a socket the peer
+ * closed then fails with EPIPE and is reported through on_error.
  */
 #ifndef TLS_STREAM_H
 #define TLS_STREAM_H
@@ -55,6 +59,16 @@ struct tls_stream {
     int closing;                 /* tls_stream_close called */
     int reading;                 /* uv_read_start active */
     int error_reported;          /* on_error already called */
+    /* Private state below; the owner only reads reason through tls_stream_reason. */
+    uv_timer_t timer;            /* deferred read after a resume; bound on a graceful close */
+    uv_shutdown_t shutdown_req;  /* graceful close: FIN once the queued writes are out */
+    int connected;               /* the socket is open (accepted or connected) */
+    int paused;                  /* the owner paused reading */
+    int tcp_eof;                 /* the socket reported EOF */
+    int failed;                  /* fatal TLS error seen: no close_notify may follow */
+    int handles_open;            /* handles still to close after tls_stream_close */
+    int in_drive;                /* inside the read loop (guards re-entry from callbacks) */
+    char reason[192];            /* why the connection or handshake failed, for people */
 };
 
 /** Settings for tls_server_ctx_new / tls_client_ctx_new. */
@@ -79,7 +93,12 @@ SSL_CTX *tls_server_ctx_new(const tls_config *c, char *err, size_t errlen);
  */
 SSL_CTX *tls_client_ctx_new(const tls_config *c, char *err, size_t errlen);
 
-/** uv_tcp_init + SSL_new. ops and data are the owner's. Returns 0 or CC_E*. */
+/**
+ * uv_tcp_init + SSL_new. ops and data are the owner's. Returns 0 or CC_E*.
+ * On failure nothing was registered with the loop and the memory may be freed
+ * at once; after success the stream must be closed with tls_stream_close and
+ * freed only in on_close (also when accept or connect fails).
+ */
 int tls_stream_init(tls_stream *s, uv_loop_t *loop, SSL_CTX *ctx, const tls_stream_ops *ops,
                     void *data) CC_MUST_CHECK;
 /** Server side: uv_accept from listener, then read and drive the handshake. */
@@ -97,7 +116,11 @@ int tls_stream_connect(tls_stream *s, const struct sockaddr *addr,
 int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len) CC_MUST_CHECK;
 /** Ciphertext bytes queued on the socket and not yet written (back-pressure). */
 size_t tls_stream_pending(const tls_stream *s);
-/** Pauses reading (back-pressure); tls_stream_read_resume starts it again. */
+/**
+ * Pauses reading (back-pressure): no on_read until tls_stream_read_resume,
+ * which delivers what was already received from the loop, never from inside
+ * its own call.
+ */
 void tls_stream_read_pause(tls_stream *s);
 void tls_stream_read_resume(tls_stream *s);
 /**
@@ -108,5 +131,13 @@ void tls_stream_read_resume(tls_stream *s);
 void tls_stream_close(tls_stream *s, int graceful);
 /** The peer's IP address as text ("127.0.0.1"), written into buf. */
 void tls_stream_peer_addr(const tls_stream *s, char *buf, size_t len);
+/**
+ * Why the connection or handshake failed, for people ("connection refused",
+ * "certificate verify failed: hostname mismatch"); "" when nothing failed.
+ * Valid until the stream is freed. With a failed tls_stream_connect the
+ * on_handshake status is CC_EIO when the TCP connection could not be made and
+ * CC_ETLS when the TLS handshake failed.
+ */
+const char *tls_stream_reason(const tls_stream *s);
 
 #endif

@@ -1,0 +1,133 @@
+/*
+ * call.h - what a handler sees: the call context, its outcome, SQL helpers.
+ *
+ * A handler is a plain sequential function running on a worker thread inside
+ * one database transaction that the dispatcher opened (after authenticating
+ * the caller and setting concord.user_id for row-level security) and will
+ * commit if the handler returns CC_OK, roll back otherwise:
+ *
+ *     static int get_account(srv_call *c, const ProtobufCMessage *in,
+ *                            ProtobufCMessage **out);
+ *
+ * Everything it allocates comes from c->arena (freed after the reply is
+ * packed): unpacked request, response message, PGresults (srv_sql registers
+ * PQclear), strings.
+ */
+#ifndef SRV_CALL_H
+#define SRV_CALL_H
+
+#include <stdint.h>
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+#include "arena.h"
+#include "cc_status.h"
+#include "db.h"
+#include "settings.h"
+#include "google/protobuf/timestamp.pb-c.h"
+
+/* Method flags. */
+enum {
+    SRV_PUBLIC = 1 << 0, /* no credentials needed (Login) */
+    SRV_WRITE = 1 << 1,  /* mutates: idempotency key honoured */
+    SRV_ADMIN = 1 << 2,  /* admins only */
+};
+
+/* Roles and departments as stored in the database (lower-case proto names). */
+typedef struct srv_user {
+    int64_t id;          /* 0: not authenticated */
+    char id_text[24];
+    const char *username;
+    const char *department; /* "sales", ... */
+    const char *role;       /* "member", "manager", "admin" */
+    int64_t credential_id;
+    int is_api_token;
+} srv_user;
+
+typedef struct srv_call {
+    arena *arena;
+    srv_db *db;
+    const srv_settings *cfg;
+    const char *method;      /* "concord.v1.AccountService/GetAccount" */
+    const char *source;      /* peer address */
+    const char *token;       /* the credential sent with the call (may be "") */
+    srv_user user;
+    uint64_t deadline_ms;    /* monotonic */
+    /* Outcome, set through srv_fail / srv_violation. */
+    int code;
+    const char *message;
+    Concord__V1__FieldViolation **violations;
+    size_t n_violations;
+    size_t cap_violations;
+    /* What a denied call was after, for the audit row (default: the call). */
+    const char *denied_type;
+    const char *denied_id;
+} srv_call;
+
+typedef int (*srv_handler)(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out);
+
+typedef struct srv_method {
+    const char *name;   /* method name as in the .proto service, e.g. "GetAccount" */
+    srv_handler fn;
+    unsigned flags;
+} srv_method;
+
+typedef struct srv_service {
+    const ProtobufCServiceDescriptor *desc;
+    const srv_method *methods; /* terminated by {NULL} */
+} srv_service;
+
+/** Records a failure (code and a printf message for people) and returns code. */
+int srv_fail(srv_call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Adds a field violation; the call fails with INVALID_ARGUMENT at srv_check. */
+void srv_violation(srv_call *c, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** CC_INVALID_ARGUMENT ("invalid request" + violations) if any were added, else CC_OK. */
+int srv_check(srv_call *c);
+
+/**
+ * Runs a cached prepared statement; the nparams parameters follow as
+ * const char * (NULL is SQL NULL). Returns the result (cleared with the
+ * arena) or NULL after recording the failure: the SQLSTATE decides the code
+ * (unique violation -> ALREADY_EXISTS, connection loss -> UNAVAILABLE, ...).
+ */
+PGresult *srv_sql(srv_call *c, const char *sql, int nparams, ...);
+/** Same with an array of parameters. */
+PGresult *srv_sqlv(srv_call *c, const char *sql, int nparams, const char *const *params);
+
+/** Like srv_sqlv for SQL text assembled at run time (filters): not prepared. */
+PGresult *srv_sql_dynamic(srv_call *c, const char *sql, int nparams, const char *const *params);
+
+/** page_size rule of every list: default 50, at most 500; violation on field if negative. */
+int srv_page_size(srv_call *c, const char *field, int requested);
+/** Opaque page token from a keyset key (arena). */
+const char *srv_page_token_encode(srv_call *c, const char *key);
+/** The key of a page token, or NULL after recording a violation on field ("" -> NULL, no violation). */
+const char *srv_page_token_decode(srv_call *c, const char *field, const char *token);
+
+/** Number formatting into the arena, for SQL parameters. */
+const char *srv_i64(srv_call *c, int64_t v);
+/** Parses an opaque id ("42"); returns 0 and records a violation naming field if bad. */
+int64_t srv_parse_id(srv_call *c, const char *field, const char *text);
+/** Maps a SQLSTATE to a status code (the one table). */
+int srv_sqlstate_code(const char *sqlstate);
+
+/** Proto enum value -> database text (lower-case value name); NULL for 0. */
+const char *srv_enum_to_db(srv_call *c, const ProtobufCEnumDescriptor *d, int value);
+/** Database text -> proto enum value; 0 for NULL or unknown. */
+int srv_enum_from_db(const ProtobufCEnumDescriptor *d, const char *text);
+/** Validates an enum value from a request: must be a declared value. */
+int srv_enum_valid(const ProtobufCEnumDescriptor *d, int value);
+
+/** Timestamp (arena) from PostgreSQL's timestamptz text as returned by our queries
+ *  (we select extract(epoch ...) as text: "1732269600.123456"). NULL for NULL. */
+Google__Protobuf__Timestamp *srv_ts(srv_call *c, const char *epoch_text);
+
+/** Writes the audit row for a mutation; before/after are messages (NULL allowed). */
+int srv_audit(srv_call *c, const char *action, const char *target_type, const char *target_id,
+              const ProtobufCMessage *before, const ProtobufCMessage *after) CC_MUST_CHECK;
+
+/** Admin check helper: PERMISSION_DENIED unless the caller is an admin. */
+int srv_require_admin(srv_call *c);
+int srv_is_admin(const srv_call *c);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * db.h - one worker's PostgreSQL connection: lazy (re)connect with fail-fast
+ * back-off, and prepared statements cached per connection.
+ *
+ * A statement is identified by the address of its SQL text (a string
+ * literal), so a handler writes its SQL inline and the first use on each
+ * connection prepares it. Not thread-safe: a srv_db belongs to one worker.
+ */
+#ifndef SRV_DB_H
+#define SRV_DB_H
+
+#include <stdint.h>
+#include <libpq-fe.h>
+#include "cc_error.h"
+
+#define DB_MAX_STMTS 512
+
+typedef struct db_stmt {
+    const char *sql; /* key: address of the SQL literal */
+    char name[12];   /* "s<n>" on this connection */
+} db_stmt;
+
+typedef struct srv_db {
+    PGconn *conn;
+    char *conninfo;
+    unsigned connect_timeout_ms;
+    uint64_t retry_after_ms; /* monotonic; no reconnect attempt before this */
+    unsigned failures;       /* consecutive failed connects, for back-off */
+    db_stmt stmts[DB_MAX_STMTS];
+    int n_stmts;
+} srv_db;
+
+/** Prepares the struct; connects lazily on first use. Takes a copy of conninfo. */
+void db_init(srv_db *db, const char *conninfo, unsigned connect_timeout_ms);
+/**
+ * Makes sure the connection is usable, reconnecting if it broke. While the
+ * database is down, calls fail at once (back-off up to 1 s) instead of each
+ * waiting for a connect timeout. Returns 0 or CC_EIO.
+ */
+int db_ensure(srv_db *db) CC_MUST_CHECK;
+/**
+ * Runs a cached prepared statement with text parameters (NULL = SQL NULL).
+ * Returns the PGresult (caller clears) or NULL when the connection failed.
+ */
+PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *params);
+/** Runs SQL text built at run time (not cached) with text parameters. */
+PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params);
+/** Runs SQL text without parameters (BEGIN, COMMIT, ROLLBACK). */
+PGresult *db_simple(srv_db *db, const char *sql);
+/** True when the connection is gone (the caller answers UNAVAILABLE). */
+int db_broken(const srv_db *db);
+/** Closes the connection and frees the copy of conninfo. */
+void db_close(srv_db *db);
+/** Milliseconds of CLOCK_MONOTONIC. */
+uint64_t db_now_ms(void);
+
+#endif

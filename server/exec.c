@@ -1,0 +1,281 @@
+/*
+ * exec.c - runs one call on a worker: the shared steps every method gets
+ * before and after its handler (after Redis's processCommand).
+ *
+ *   deadline check -> unpack request into the arena -> database connection
+ *   -> BEGIN with the call's statement timeout -> authenticate and set the
+ *   caller for row-level security -> role check -> handler -> COMMIT or
+ *   ROLLBACK -> audit of denials -> pack the framed Reply.
+ *
+ * The arena is reset at the start of each call, never in the middle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "auth.h"
+#include "cc_log.h"
+#include "pool.h"
+#include "wire_frame.h"
+#include "worker.h"
+
+void srv_worker_init(srv_worker *w, const srv_settings *cfg, int index)
+{
+    memset(w, 0, sizeof(*w));
+    w->index = index;
+    w->cfg = cfg;
+    db_init(&w->db, cfg->db_url, cfg->db_connect_timeout);
+    arena_init(&w->arena, 64 * 1024);
+}
+
+void srv_worker_destroy(srv_worker *w)
+{
+    db_close(&w->db);
+    arena_free(&w->arena);
+}
+
+static int simple(srv_call *c, const char *sql)
+{
+    PGresult *r = db_simple(c->db, sql);
+    int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        int code = (r == NULL || db_broken(c->db)) ? CC_UNAVAILABLE : srv_sqlstate_code(state);
+        if (code == CC_UNAVAILABLE)
+            srv_fail(c, code, "the database is unavailable");
+        else if (code == CC_ABORTED)
+            srv_fail(c, code, "a concurrent change conflicted with this call; retry");
+        else if (code == CC_DEADLINE_EXCEEDED)
+            srv_fail(c, code, "the call took longer than its deadline");
+        else
+            srv_fail(c, CC_INTERNAL, "internal error");
+    }
+    PQclear(r);
+    return ok ? CC_OK : c->code;
+}
+
+/* Calls refused for who the caller is are kept in the audit log, after the
+ * rollback, in a transaction of their own. */
+static void audit_denial(srv_call *c)
+{
+    if (db_broken(c->db))
+        return;
+    static const char sql[] =
+        "INSERT INTO audit_log (actor_id, source, action, target_type, target_id)"
+        " VALUES ($1, $2, $3, $4, $5)";
+    const char *action = arena_printf(c->arena, "%s denied %s", c->method, cc_code_name(c->code));
+    const char *params[5] = {c->user.id ? c->user.id_text : NULL, c->source, action,
+                             c->denied_type ? c->denied_type : "call",
+                             c->denied_id ? c->denied_id : ""};
+    PGresult *r = db_exec(c->db, sql, 5, params);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+        log_event(LOG_WARN, "audit_failed", "method", c->method, NULL);
+    PQclear(r);
+}
+
+/*
+ * Idempotency: the first call with a key claims it (INSERT ... ON CONFLICT DO
+ * NOTHING; a concurrent twin waits on the row lock until the first commits or
+ * rolls back) and stores its response before COMMIT. A later call with the
+ * same key and request gets that response; a different request is refused.
+ * Failed calls roll their claim back, so a retry after a failure runs again.
+ */
+typedef enum { IDEM_NONE, IDEM_CLAIMED, IDEM_REPLAYED } idem_state;
+
+static idem_state idem_claim(srv_call *c, srv_job *job, ProtobufCMessage **out)
+{
+    static const char claim[] =
+        "INSERT INTO idempotency_keys (user_id, key, method, request_hash)"
+        " VALUES ($1, $2, $3, sha256($4::bytea)) ON CONFLICT DO NOTHING RETURNING 1";
+    static const char stored[] =
+        "SELECT method = $3 AND request_hash = sha256($4::bytea), response"
+        "  FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+    if (job->idempotency_key == NULL || !(job->route->flags & SRV_WRITE) || c->user.id == 0)
+        return IDEM_NONE;
+    if (strlen(job->idempotency_key) > 200) {
+        srv_violation(c, "idempotency_key", "must be at most 200 characters");
+        srv_check(c);
+        return IDEM_NONE;
+    }
+    /* The request travels as bytea hex text so that any bytes hash the same. */
+    char *hex = arena_alloc(c->arena, 2 * job->len + 3);
+    static const char digits[] = "0123456789abcdef";
+    hex[0] = '\\';
+    hex[1] = 'x';
+    for (size_t i = 0; i < job->len; i++) {
+        hex[2 + 2 * i] = digits[job->payload[i] >> 4];
+        hex[3 + 2 * i] = digits[job->payload[i] & 15];
+    }
+    hex[2 + 2 * job->len] = '\0';
+    PGresult *r = srv_sql(c, claim, 4, c->user.id_text, job->idempotency_key, c->method, hex);
+    if (r == NULL)
+        return IDEM_NONE;
+    if (PQntuples(r) == 1)
+        return IDEM_CLAIMED;
+    r = srv_sql(c, stored, 4, c->user.id_text, job->idempotency_key, c->method, hex);
+    if (r == NULL)
+        return IDEM_NONE;
+    if (PQntuples(r) == 0 || PQgetvalue(r, 0, 0)[0] != 't') {
+        srv_fail(c, CC_FAILED_PRECONDITION,
+                 "idempotency key \"%s\" was already used for a different request",
+                 job->idempotency_key);
+        return IDEM_NONE;
+    }
+    size_t n = 0;
+    unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &n);
+    if (bytes == NULL) {
+        srv_fail(c, CC_INTERNAL, "internal error");
+        return IDEM_NONE;
+    }
+    *out = protobuf_c_message_unpack(job->route->method->output, arena_pbc(c->arena), n, bytes);
+    PQfreemem(bytes);
+    if (*out == NULL) {
+        srv_fail(c, CC_INTERNAL, "internal error");
+        return IDEM_NONE;
+    }
+    return IDEM_REPLAYED;
+}
+
+static void idem_store(srv_call *c, srv_job *job, const ProtobufCMessage *out)
+{
+    static const char sql[] =
+        "UPDATE idempotency_keys SET response = $3::bytea WHERE user_id = $1 AND key = $2";
+    size_t n = protobuf_c_message_get_packed_size(out);
+    uint8_t *buf = arena_alloc(c->arena, n + 1);
+    protobuf_c_message_pack(out, buf);
+    size_t elen = 0;
+    unsigned char *esc = PQescapeByteaConn(c->db->conn, buf, n, &elen);
+    if (esc == NULL) {
+        srv_fail(c, CC_INTERNAL, "internal error");
+        return;
+    }
+    const char *text = arena_strdup(c->arena, (const char *)esc);
+    PQfreemem(esc);
+    srv_sql(c, sql, 3, c->user.id_text, job->idempotency_key, text);
+}
+
+/* Deletes keys past their retention, at most once an hour per worker. */
+static void idem_expire(srv_worker *w)
+{
+    uint64_t now = db_now_ms();
+    if (now < w->next_idem_expiry_ms || db_broken(&w->db))
+        return;
+    w->next_idem_expiry_ms = now + 3600 * 1000;
+    PGresult *r = db_simple(&w->db, "DELETE FROM idempotency_keys"
+                                    " WHERE created_at < now() - interval '25 hours'");
+    PQclear(r);
+}
+
+static void pack_reply(srv_call *c, srv_job *job, const ProtobufCMessage *out)
+{
+    Concord__V1__Status st = CONCORD__V1__STATUS__INIT;
+    Concord__V1__Reply reply = CONCORD__V1__REPLY__INIT;
+    Concord__V1__Frame f = CONCORD__V1__FRAME__INIT;
+    st.code = (Concord__V1__Code)c->code;
+    st.message = (char *)(c->message ? c->message : "");
+    st.n_field_violations = c->n_violations;
+    st.field_violations = c->violations;
+    reply.status = &st;
+    if (c->code == CC_OK && out != NULL) {
+        size_t n = protobuf_c_message_get_packed_size(out);
+        reply.payload.data = arena_alloc(c->arena, n);
+        reply.payload.len = protobuf_c_message_pack(out, reply.payload.data);
+    }
+    f.id = job->frame_id;
+    f.kind_case = CONCORD__V1__FRAME__KIND_REPLY;
+    f.reply = &reply;
+    if (wire_frame_pack(&f, c->cfg->max_frame, &job->reply, &job->reply_len) == CC_ETOOBIG) {
+        st.code = (Concord__V1__Code)CC_RESOURCE_EXHAUSTED;
+        st.message = "the reply is larger than the frame limit; ask for a smaller page";
+        st.n_field_violations = 0;
+        reply.payload.len = 0;
+        c->code = CC_RESOURCE_EXHAUSTED;
+        if (wire_frame_pack(&f, c->cfg->max_frame, &job->reply, &job->reply_len) != 0)
+            job->reply = NULL;
+    }
+    job->code = c->code;
+}
+
+void srv_exec(srv_worker *w, srv_job *job)
+{
+    arena_reset(&w->arena);
+    const srv_route *rt = job->route;
+    srv_call c = {
+        .arena = &w->arena,
+        .db = &w->db,
+        .cfg = w->cfg,
+        .method = rt->full_name,
+        .source = job->peer,
+        .token = job->token ? job->token : "",
+        .deadline_ms = job->deadline_ms,
+    };
+    ProtobufCMessage *in = NULL, *out = NULL;
+    int in_tx = 0;
+    uint64_t start = db_now_ms();
+
+    if (start >= job->deadline_ms) {
+        srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call waited longer than its deadline");
+        goto reply;
+    }
+    in = protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len,
+                                   job->payload);
+    if (in == NULL) {
+        srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s",
+                 rt->method->input->name);
+        goto reply;
+    }
+    if (db_ensure(&w->db) != 0) {
+        srv_fail(&c, CC_UNAVAILABLE, "the database is unavailable");
+        goto reply;
+    }
+    /* The statement timeout keeps a slow query from outliving the client's deadline. */
+    char begin[96];
+    snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL statement_timeout = %llu",
+             (unsigned long long)(job->deadline_ms - start));
+    if (simple(&c, begin) != CC_OK)
+        goto reply;
+    in_tx = 1;
+    if (!(rt->flags & SRV_PUBLIC) && auth_resolve(&c) != CC_OK)
+        goto finish;
+    job->authenticated = c.user.id != 0;
+    if ((rt->flags & SRV_ADMIN) && srv_require_admin(&c) != CC_OK)
+        goto finish;
+    idem_state idem = idem_claim(&c, job, &out);
+    if (c.code != CC_OK || idem == IDEM_REPLAYED)
+        goto finish;
+    int code = rt->fn(&c, in, &out);
+    if (code != CC_OK && c.code == CC_OK)
+        srv_fail(&c, code, "%s", cc_code_name(code));
+    if (c.code == CC_OK && out == NULL)
+        srv_fail(&c, CC_INTERNAL, "internal error");
+    if (c.code == CC_OK && idem == IDEM_CLAIMED)
+        idem_store(&c, job, out);
+
+finish:
+    if (c.code == CC_OK) {
+        simple(&c, "COMMIT");
+    } else {
+        int failed = c.code;
+        const char *msg = c.message;
+        c.code = CC_OK;
+        if (!db_broken(&w->db))
+            simple(&c, "ROLLBACK");
+        c.code = failed;
+        c.message = msg;
+        if (failed == CC_PERMISSION_DENIED || failed == CC_UNAUTHENTICATED)
+            audit_denial(&c);
+    }
+    in_tx = 0;
+    idem_expire(w);
+
+reply:
+    (void)in_tx;
+    if (c.code == CC_OK)
+        c.message = "";
+    pack_reply(&c, job, out);
+    if (log_enabled(LOG_DEBUG) || c.code == CC_INTERNAL) {
+        char ms[24];
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(db_now_ms() - start));
+        log_event(c.code == CC_INTERNAL ? LOG_ERROR : LOG_DEBUG, "call", "method", c.method,
+                  "user", c.user.username, "status", cc_code_name(c.code), "ms", ms, NULL);
+    }
+}

@@ -1,0 +1,67 @@
+/*
+ * pool.h - the worker pool: a fixed number of threads, each with its own
+ * database connection and arena, taking calls from one queue and handing
+ * finished replies back to the loop thread through uv_async.
+ *
+ * Only the queue crosses threads. A job's conn pointer is the loop thread's
+ * business: workers never dereference it.
+ */
+#ifndef SRV_POOL_H
+#define SRV_POOL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+#include "dispatch.h"
+#include "settings.h"
+
+typedef struct srv_job {
+    struct srv_job *next;
+    void *conn;                  /* the connection that sent it (loop thread only) */
+    uint64_t frame_id;
+    const srv_route *route;
+    uint8_t *payload;            /* request bytes (owned) */
+    size_t len;
+    char *token;                 /* owned; may be NULL */
+    char *idempotency_key;       /* owned; may be NULL */
+    char peer[48];
+    uint64_t deadline_ms;        /* monotonic */
+    /* Filled by the worker. */
+    uint8_t *reply;              /* the whole framed Reply (owned) */
+    size_t reply_len;
+    int code;
+    int authenticated;           /* the call carried a valid credential */
+} srv_job;
+
+typedef void (*srv_job_done_cb)(srv_job *job, void *ud);
+
+typedef struct srv_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    srv_job *head, *tail;        /* waiting for a worker */
+    int queued;
+    srv_job *done_head, *done_tail; /* finished, waiting for the loop */
+    uv_async_t async;
+    pthread_t *threads;
+    int n_threads;
+    int stopping;
+    const srv_settings *cfg;
+    srv_job_done_cb on_done;
+    void *ud;
+} srv_pool;
+
+/** Starts n workers; on_done runs on the loop thread for each finished job. */
+int srv_pool_start(srv_pool *p, uv_loop_t *loop, const srv_settings *cfg, srv_job_done_cb on_done,
+                   void *ud) CC_MUST_CHECK;
+/** Queues a job (takes ownership). CC_EBUSY when max_queue jobs are waiting. */
+int srv_pool_submit(srv_pool *p, srv_job *job) CC_MUST_CHECK;
+/** Lets workers finish their current job, joins them, closes the async handle. */
+void srv_pool_stop(srv_pool *p);
+/** Frees a job and what it owns. */
+void srv_job_free(srv_job *job);
+
+/** Runs one job on a worker (exec.c). */
+typedef struct srv_worker srv_worker;
+void srv_exec(srv_worker *w, srv_job *job);
+
+#endif

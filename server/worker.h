@@ -1,0 +1,25 @@
+/*
+ * worker.h - what one worker thread owns: its database connection and the
+ * arena reused by every call it runs.
+ */
+#ifndef SRV_WORKER_H
+#define SRV_WORKER_H
+
+#include <stdint.h>
+#include "arena.h"
+#include "db.h"
+#include "settings.h"
+
+struct srv_worker {
+    int index;
+    const srv_settings *cfg;
+    srv_db db;
+    arena arena;
+    uint64_t next_idem_expiry_ms; /* monotonic; when to delete expired idempotency keys */
+};
+typedef struct srv_worker srv_worker;
+
+void srv_worker_init(srv_worker *w, const srv_settings *cfg, int index);
+void srv_worker_destroy(srv_worker *w);
+
+#endif

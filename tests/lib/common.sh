@@ -1,0 +1,315 @@
+# shellcheck shell=bash
+# Helpers for test scripts that run in the shared test environment (tests/lib/testenv), and
+# the process helpers testenv itself uses. Source it:
+#
+#   . "$(dirname "$0")/../lib/common.sh"
+#
+# Sourcing turns on strict mode (set -Eeuo pipefail): a command that fails outside a check
+# ends the script with a non-zero status and a note naming the line.
+#
+# Results, printed TAP-style ("ok 3 - description" / "not ok 4 - description"):
+#   ok DESC / not_ok DESC [DETAIL]     record a result directly
+#   check DESC CMD...                  ok when CMD exits 0
+#   assert_eq EXPECTED ACTUAL [DESC]
+#   assert_contains HAYSTACK NEEDLE [DESC]     (and assert_not_contains)
+#   expect_exit CODE CMD...            ok when CMD exits with CODE; its stdout and stderr are
+#                                      left in $last_output
+#   skip DESC REASON                   neither passed nor failed
+#   fail MSG                           record a failure and end the script now
+#   done_testing                       print "N passed, M failed"; exit 1 on any failure or
+#                                      when nothing was checked
+# Environment:
+#   psql_super ARGS... / psql_app ARGS...   psql to the test database as the cluster superuser
+#                                           or as concord_app (e.g. psql_app -Atc 'select 1')
+#   cli ARGS...                             the concord CLI ($CONCORD_CLI)
+#   cli_private_config                      give this script its own copy of the CLI profile,
+#                                           so its logins do not disturb other tests
+#   cli_login_admin                         log the CLI in as the environment's admin
+#   restart_concordd [FLAGS...]             restart concordd on the same port with the same
+#                                           config (FLAGS are added for this run only)
+#   test_tmpdir                             a fresh directory, removed when the script ends
+
+set -Eeuo pipefail
+
+_ct_pass=0
+_ct_fail=0
+_ct_skip=0
+_ct_num=0
+last_output=""
+_ct_tmpdirs=()
+
+_ct_on_err() {
+    echo "error: command failed with status $1 at ${BASH_SOURCE[1]:-?}:$2: $3" >&2
+}
+trap '_ct_on_err $? $LINENO "$BASH_COMMAND"' ERR
+
+_ct_cleanup() {
+    local d
+    for d in "${_ct_tmpdirs[@]}"; do
+        rm -rf "$d"
+    done
+}
+trap _ct_cleanup EXIT
+
+# ---------------------------------------------------------------------------------------
+# Results
+
+ok() {
+    _ct_num=$((_ct_num + 1))
+    _ct_pass=$((_ct_pass + 1))
+    echo "ok $_ct_num - $1"
+}
+
+not_ok() {
+    _ct_num=$((_ct_num + 1))
+    _ct_fail=$((_ct_fail + 1))
+    echo "not ok $_ct_num - $1"
+    if [ $# -ge 2 ] && [ -n "$2" ]; then
+        printf '%s\n' "$2" | sed 's/^/#   /'
+    fi
+}
+
+skip() {
+    _ct_num=$((_ct_num + 1))
+    _ct_skip=$((_ct_skip + 1))
+    echo "ok $_ct_num - $1 # SKIP ${2:-}"
+}
+
+check() {
+    local desc=$1
+    shift
+    if last_output=$("$@" 2>&1); then
+        ok "$desc"
+    else
+        not_ok "$desc" "command: $*
+$last_output"
+    fi
+}
+
+assert_eq() {
+    local want=$1 got=$2 desc=${3:-"equals '$1'"}
+    if [ "$want" = "$got" ]; then
+        ok "$desc"
+    else
+        not_ok "$desc" "expected: $want
+     got: $got"
+    fi
+}
+
+assert_contains() {
+    local hay=$1 needle=$2 desc=${3:-"contains '$2'"}
+    if [[ "$hay" == *"$needle"* ]]; then
+        ok "$desc"
+    else
+        not_ok "$desc" "'$needle' not found in:
+$hay"
+    fi
+}
+
+assert_not_contains() {
+    local hay=$1 needle=$2 desc=${3:-"does not contain '$2'"}
+    if [[ "$hay" != *"$needle"* ]]; then
+        ok "$desc"
+    else
+        not_ok "$desc" "'$needle' found in:
+$hay"
+    fi
+}
+
+expect_exit() {
+    local want=$1 got=0
+    shift
+    last_output=$("$@" 2>&1) || got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok "exit $want: $*"
+    else
+        not_ok "exit $want: $*" "exited $got; output:
+$last_output"
+    fi
+}
+
+done_testing() {
+    echo "$_ct_pass passed, $_ct_fail failed"
+    [ "$_ct_skip" -eq 0 ] || echo "$_ct_skip skipped"
+    if [ "$_ct_fail" -ne 0 ]; then
+        exit 1
+    fi
+    if [ "$_ct_pass" -eq 0 ]; then
+        echo "error: nothing was checked" >&2
+        exit 1
+    fi
+    exit 0
+}
+
+fail() {
+    not_ok "$1" "${2:-}"
+    done_testing
+}
+
+# ---------------------------------------------------------------------------------------
+# The environment
+
+_ct_need() {
+    local v
+    for v in "$@"; do
+        if [ -z "${!v:-}" ]; then
+            echo "error: $v is not set; run this test through tests/lib/with-env" >&2
+            exit 1
+        fi
+    done
+}
+
+psql_super() {
+    _ct_need PGHOST PGPORT PG_SUPERUSER
+    psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PG_SUPERUSER" \
+        -d "${PGDATABASE:-concord}" "$@"
+}
+
+psql_app() {
+    _ct_need PGHOST PGPORT
+    psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U concord_app \
+        -d "${PGDATABASE:-concord}" "$@"
+}
+
+cli() {
+    _ct_need CONCORD_CLI
+    "$CONCORD_CLI" "$@"
+}
+
+test_tmpdir() {
+    local d
+    _ct_need CONCORD_TEST_DIR
+    mkdir -p "$CONCORD_TEST_DIR/tmp"
+    d=$(mktemp -d "$CONCORD_TEST_DIR/tmp/t.XXXXXX")
+    _ct_tmpdirs+=("$d")
+    echo "$d"
+}
+
+cli_private_config() {
+    local d
+    _ct_need XDG_CONFIG_HOME
+    d=$(test_tmpdir)
+    mkdir -p "$d/concord"
+    cp "$XDG_CONFIG_HOME/concord/config" "$d/concord/config"
+    export XDG_CONFIG_HOME=$d
+}
+
+cli_login_admin() {
+    _ct_need CONCORD_ADMIN_USER CONCORD_ADMIN_PASSWORD
+    cli login --user "$CONCORD_ADMIN_USER" --password-stdin <<<"$CONCORD_ADMIN_PASSWORD"
+}
+
+# ---------------------------------------------------------------------------------------
+# Processes (shared with tests/lib/testenv)
+
+# True when PID is a live process. A zombie counts as gone: nothing may reap the daemons
+# once the shell that started them has exited.
+tenv_alive() {
+    local pid=$1 state
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+tenv_log_size() {
+    if [ -f "$1" ]; then
+        stat -c %s "$1"
+    else
+        echo 0
+    fi
+}
+
+# tenv_start LOG CMD...: starts CMD in its own session with every output appended to LOG and
+# no terminal or pipe of ours, so that nothing waits for it (ctest waits for pipes to close).
+# Sets TENV_PID.
+tenv_start() {
+    local log=$1
+    shift
+    setsid "$@" </dev/null >>"$log" 2>&1 &
+    TENV_PID=$!
+}
+
+# tenv_wait_ready NAME PID LOG OFFSET TIMEOUT: waits for an `event=ready` line written to LOG
+# after byte OFFSET and sets TENV_ADDR to its addr=HOST:PORT. On failure prints the log's
+# tail and returns 1.
+tenv_wait_ready() {
+    local name=$1 pid=$2 log=$3 offset=$4 timeout=$5 line deadline
+    deadline=$((SECONDS + timeout))
+    TENV_ADDR=""
+    while :; do
+        line=$(tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -m 1 'event=ready' || true)
+        if [ -n "$line" ]; then
+            TENV_ADDR=$(printf '%s\n' "$line" | grep -oE '(^|[[:space:]])addr="?[^"[:space:]]+' |
+                head -n 1 | sed -E 's/^[[:space:]]*addr="?//')
+            if [ -z "$TENV_ADDR" ]; then
+                echo "error: $name's ready line has no addr=HOST:PORT: $line" >&2
+                return 1
+            fi
+            return 0
+        fi
+        if ! tenv_alive "$pid"; then
+            echo "error: $name exited before it was ready; last lines of $log:" >&2
+            tail -n 40 "$log" >&2 || true
+            return 1
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "error: $name was not ready after ${timeout}s; last lines of $log:" >&2
+            tail -n 40 "$log" >&2 || true
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# tenv_stop NAME PID TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT seconds. Returns 0 when the
+# process ended on SIGTERM (or was already gone), 2 when it had to be killed.
+tenv_stop() {
+    local name=$1 pid=$2 timeout=$3 deadline
+    tenv_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    deadline=$((SECONDS + timeout))
+    while tenv_alive "$pid"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "error: $name (pid $pid) did not exit within ${timeout}s of SIGTERM; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.5
+            return 2
+        fi
+        sleep 0.1
+    done
+    return 0
+}
+
+# Sets KEY's value in the environment file (KEY='value' lines).
+tenv_env_set() {
+    local file=$1 key=$2 value=$3 tmp
+    tmp="$file.new"
+    grep -v "^$key=" "$file" >"$tmp" || true
+    printf "%s='%s'\n" "$key" "${value//\'/\'\\\'\'}" >>"$tmp"
+    mv "$tmp" "$file"
+}
+
+restart_concordd() {
+    local log pidfile old offset
+    _ct_need CONCORD_TEST_DIR CONCORDD CONCORDD_CONFIG CONCORD_PORT CONCORD_HOST
+    log=$CONCORD_TEST_DIR/concordd.log
+    pidfile=$CONCORD_TEST_DIR/run/concordd.pid
+    old=$(cat "$pidfile" 2>/dev/null || echo "${CONCORDD_PID:-}")
+    if [ -n "$old" ]; then
+        tenv_stop concordd "$old" 30 || return 1
+    fi
+    # The first start picked a free port; keep it so that clients and the gateway find the
+    # server again.
+    sed -i -E "s/^listen[[:space:]]*=.*/listen = $CONCORD_HOST:$CONCORD_PORT/" "$CONCORDD_CONFIG"
+    echo "--- restart $(date -u +%FT%TZ) ---" >>"$log"
+    offset=$(tenv_log_size "$log")
+    tenv_start "$log" "$CONCORDD" --config "$CONCORDD_CONFIG" "$@"
+    echo "$TENV_PID" >"$pidfile"
+    export CONCORDD_PID=$TENV_PID
+    tenv_env_set "$CONCORD_TEST_DIR/env" CONCORDD_PID "$TENV_PID"
+    tenv_wait_ready concordd "$TENV_PID" "$log" "$offset" 30 || return 1
+    if [ "$TENV_ADDR" != "$CONCORD_ADDR" ]; then
+        echo "error: concordd came back on $TENV_ADDR, not $CONCORD_ADDR" >&2
+        return 1
+    fi
+}

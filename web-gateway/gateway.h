@@ -1,0 +1,44 @@
+/*
+ * gateway.h - the state of one concord-gateway process, shared by its
+ * modules (gw_main.c runs the process, gw_http.c answers requests).
+ */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <stddef.h>
+#include <uv.h>
+#include <h2o.h>
+#include "gw_config.h"
+#include "gw_static.h"
+#include "gw_upstream.h"
+
+typedef struct gateway {
+    gw_settings cfg;
+    uv_loop_t *loop;
+    h2o_globalconf_t h2o_config;
+    h2o_context_t h2o_ctx;
+    h2o_accept_ctx_t accept_ctx;
+    SSL_CTX *ssl_ctx;
+    uv_tcp_t listener;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    uv_timer_t drain_timer;  /* bounds the drain */
+    uv_timer_t drain_check;  /* ends the drain from outside h2o's callbacks */
+    gw_upstream *upstream;
+    gw_static portal;
+    char *openapi;           /* the OpenAPI document, compact JSON */
+    size_t openapi_len;
+    unsigned char csrf_key[64];
+    size_t csrf_key_len;
+    size_t in_flight;        /* requests seen by the handler and not yet disposed */
+    int draining;            /* SIGTERM received: no new connections */
+    int signals;             /* signals received so far */
+} gateway;
+
+/** Registers the gateway's handler, filter and logger on gw->h2o_config. */
+void gw_http_setup(gateway *gw);
+
+/** Called by gw_http.c when a request is disposed while draining. */
+void gw_main_request_done(gateway *gw);
+
+#endif

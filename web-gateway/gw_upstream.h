@@ -1,0 +1,45 @@
+/*
+ * gw_upstream.h - the gateway's pool of connections to concordd.
+ *
+ * A few TLS connections (libconcord's asynchronous cc_client on the
+ * gateway's loop) each carry many calls at once. A call goes to the ready
+ * connection with the fewest calls in flight; dead connections reconnect on
+ * their own with exponential backoff.
+ */
+#ifndef GW_UPSTREAM_H
+#define GW_UPSTREAM_H
+
+#include <stddef.h>
+#include <uv.h>
+#include "concord_client.h"
+
+typedef struct gw_upstream gw_upstream;
+
+/**
+ * Creates a pool of n connections on loop with options o (copied) and starts
+ * connecting. Returns 0 or CC_E*.
+ */
+int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **out) CC_MUST_CHECK;
+
+/** Number of connections ready for calls right now. */
+int gw_upstream_ready(const gw_upstream *u);
+
+/**
+ * Sends a call on the least-loaded ready connection (arguments as
+ * cc_client_call). Returns 0, and cb follows exactly once; or CC_ECLOSED when
+ * no connection is ready, or another CC_E*, and cb is not called.
+ */
+int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
+                     const char *token, const char *idempotency_key, uint32_t deadline_ms,
+                     cc_reply_cb cb, void *ud) CC_MUST_CHECK;
+
+/**
+ * Closes every connection (calls in flight end with UNAVAILABLE) and frees
+ * the pool once its handles are closed. Accepts NULL.
+ */
+void gw_upstream_close(gw_upstream *u);
+
+/** Splits "host:port" or "[v6]:port" into host (hostlen bytes) and *port. Returns 0 or CC_EINVAL. */
+int gw_split_host_port(const char *s, char *host, size_t hostlen, int *port) CC_MUST_CHECK;
+
+#endif
