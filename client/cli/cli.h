@@ -20,8 +20,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Keep in step with project(VERSION) in the top-level CMakeLists.txt. */
+/* The build may pass the project version; the fallback follows project(VERSION). */
+#ifdef CONCORD_VERSION
+#define CLI_VERSION CONCORD_VERSION
+#else
 #define CLI_VERSION "0.1.0"
+#endif
 
 /** Process exit codes; docs/CLI.md and `concord --help` describe them. */
 typedef enum {

@@ -8,6 +8,7 @@
  * is written to stdout.
  */
 #include "cli.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,8 +453,13 @@ int main(int argc, char **argv)
 out:
     cc_conn_free(ctx.conn);
     arena_free(&ctx.arena);
-    /* Output that never reached its destination (a full disk) is a failure. */
-    if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
-        rc = cli_error("cannot write the output");
+    /* Output that never reached its destination (a full disk) is a failure; a reader
+     * that went away (`| head`) needs no message. */
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {
+        rc = CLI_EXIT_ERROR;
+        if (errno != EPIPE)
+            cli_error("cannot write the output");
+    }
     return rc;
 }

@@ -172,4 +172,15 @@ assert_contains "$last_output" "concord login" "UNAUTHENTICATED suggests concord
 expect_exit 6 cli --server 127.0.0.1:1 whoami
 assert_contains "$last_output" "UNAVAILABLE" "a closed port is UNAVAILABLE"
 
+# ---- help and completion, generated from the command table --------------------------------
+
+check "concord --help" cli --help
+assert_contains "$last_output" "Exit codes:" "--help lists the exit codes"
+check "account update --help" cli account update --help
+assert_contains "$last_output" "--size SIZE" "command help lists the flags"
+assert_contains "$last_output" "large, medium, small, entry" "command help lists enum values"
+comp=$(cli completion bash) || true
+check "the completion script is valid bash" bash -n <<<"$comp"
+assert_contains "$comp" '"large medium small entry"' "completion offers enum values"
+
 done_testing

@@ -14,35 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
-#include "cc_services.h"
+#include "fuzz_util.h"
 #include "pjson.h"
-
-static size_t method_count(void)
-{
-    size_t n = 0;
-    for (size_t i = 0; cc_services[i] != NULL; i++)
-        n += cc_services[i]->n_methods;
-    return n;
-}
-
-static const ProtobufCMethodDescriptor *method_at(size_t idx)
-{
-    for (size_t i = 0; cc_services[i] != NULL; i++) {
-        if (idx < cc_services[i]->n_methods)
-            return &cc_services[i]->methods[idx];
-        idx -= cc_services[i]->n_methods;
-    }
-    return NULL;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static size_t n_methods;
     if (n_methods == 0)
-        n_methods = method_count();
+        n_methods = fuzz_method_count();
     if (size < 2 || n_methods == 0)
         return 0;
-    const ProtobufCMethodDescriptor *md = method_at(data[0] % n_methods);
+    const ProtobufCMethodDescriptor *md = fuzz_method_at(data[0] % n_methods);
     const ProtobufCMessageDescriptor *desc = (data[1] & 1) ? md->output : md->input;
     int use_system = (data[1] & 2) != 0;
     const char *text = (const char *)data + 2;
