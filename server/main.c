@@ -12,7 +12,9 @@
 #include "server.h"
 #include "settings.h"
 
+#ifndef CONCORD_VERSION
 #define CONCORD_VERSION "0.1.0"
+#endif
 
 static void usage(FILE *out)
 {

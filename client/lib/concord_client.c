@@ -20,13 +20,13 @@
  *    an abandoned attempt (next address, timeout) finishes closing on its own
  *    and only then releases its hold on the client.
  */
+#include "concord_client.h"
+#include "tls_stream.h"
+#include "wire_frame.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "concord_client.h"
-#include "tls_stream.h"
-#include "wire_frame.h"
 
 #define CC_DEFAULT_HOST "127.0.0.1"
 #define CC_DEFAULT_PORT 7433
@@ -46,8 +46,8 @@ typedef enum cc_state {
 
 typedef struct cc_call {
     uint64_t id;
-    uint64_t deadline;    /* loop time in ms */
-    uint32_t timeout_ms;  /* for the DEADLINE_EXCEEDED message */
+    uint64_t deadline;   /* loop time in ms */
+    uint32_t timeout_ms; /* for the DEADLINE_EXCEEDED message */
     size_t heap_idx;
     cc_reply_cb cb;
     void *ud;
@@ -78,17 +78,17 @@ struct cc_client {
     uv_getaddrinfo_t gai;
     struct sockaddr_storage addrs[CC_MAX_ADDRS];
     size_t n_addrs, next_addr;
-    cc_tls *tls;              /* the current attempt or connection, NULL when none */
+    cc_tls *tls; /* the current attempt or connection, NULL when none */
     uv_timer_t connect_timer;
     uv_timer_t deadline_timer;
-    uint64_t armed_deadline;  /* deadline the timer is set for; 0 when stopped */
-    size_t pending;           /* handles, streams and lookups still referring to us */
+    uint64_t armed_deadline; /* deadline the timer is set for; 0 when stopped */
+    size_t pending;          /* handles, streams and lookups still referring to us */
     wire_decoder dec;
 
     uint64_t next_id;
-    cc_call **buckets;        /* hash table by id; nbuckets is a power of two */
+    cc_call **buckets; /* hash table by id; nbuckets is a power of two */
     size_t nbuckets;
-    cc_call **heap;           /* min-heap by deadline */
+    cc_call **heap; /* min-heap by deadline */
     size_t n_calls, heap_cap;
 
     cc_connect_cb connect_cb;
@@ -97,8 +97,8 @@ struct cc_client {
     void *lost_ud;
     cc_event_cb event_cb;
     void *event_ud;
-    char error[512];          /* cc_client_error */
-    char msg[192];            /* status message of the callback running now */
+    char error[512]; /* cc_client_error */
+    char msg[192];   /* status message of the callback running now */
 };
 
 static const tls_stream_ops client_tls_ops;
@@ -314,7 +314,10 @@ static void release(cc_client *c)
         client_free(c);
 }
 
-static void on_timer_closed(uv_handle_t *h) { release(h->data); }
+static void on_timer_closed(uv_handle_t *h)
+{
+    release(h->data);
+}
 
 int cc_client_new(uv_loop_t *loop, const cc_options *o, cc_client **out)
 {
@@ -365,11 +368,20 @@ void cc_client_on_event(cc_client *c, cc_event_cb cb, void *ud)
     c->event_ud = ud;
 }
 
-int cc_client_ready(const cc_client *c) { return c->state == CC_CLIENT_READY; }
+int cc_client_ready(const cc_client *c)
+{
+    return c->state == CC_CLIENT_READY;
+}
 
-size_t cc_client_in_flight(const cc_client *c) { return c->n_calls; }
+size_t cc_client_in_flight(const cc_client *c)
+{
+    return c->n_calls;
+}
 
-const char *cc_client_error(const cc_client *c) { return c->error; }
+const char *cc_client_error(const cc_client *c)
+{
+    return c->error;
+}
 
 /* "host:port", with brackets around an IPv6 address. */
 static void host_port(const cc_client *c, char *buf, size_t len)
@@ -448,8 +460,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status < 0) {
-        snprintf(c->error, sizeof(c->error), "cannot resolve %s: %s", c->host,
-                 uv_strerror(status));
+        snprintf(c->error, sizeof(c->error), "cannot resolve %s: %s", c->host, uv_strerror(status));
         uv_freeaddrinfo(res);
         connect_failed(c, CC_EIO);
         release(c);
@@ -490,8 +501,7 @@ int cc_client_connect(cc_client *c, cc_connect_cb cb, void *ud)
     if (c->state != CC_CLIENT_IDLE)
         return CC_EINVAL;
     if (c->ctx == NULL) {
-        tls_config tc = {.ca_file = c->ca_file, .cert_file = c->cert_file,
-                         .key_file = c->key_file};
+        tls_config tc = {.ca_file = c->ca_file, .cert_file = c->cert_file, .key_file = c->key_file};
         char err[256];
         c->ctx = tls_client_ctx_new(&tc, err, sizeof(err));
         if (c->ctx == NULL) {

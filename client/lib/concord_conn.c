@@ -12,25 +12,25 @@
  *  - The last call's status (message and violations) is owned by the conn
  *    and kept until the next call or cc_conn_free.
  */
+#include "concord_client.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "concord_client.h"
 
 struct cc_conn {
     uv_loop_t loop;
-    cc_options opts;          /* strings below are owned copies */
+    cc_options opts; /* strings below are owned copies */
     char *host, *ca_file, *server_name, *cert_file, *key_file;
     cc_client *cli;
     char *token;
-    char *idem;               /* idempotency key for the next call only */
+    char *idem; /* idempotency key for the next call only */
     /* connect in progress */
     int connect_done;
     int connect_status;
     /* call in progress and its outcome */
     int call_done;
-    char *msg;                /* owned copy of the status message, or NULL */
+    char *msg; /* owned copy of the status message, or NULL */
     Concord__V1__FieldViolation **viol;
     size_t n_viol;
     uint8_t *resp;
@@ -79,7 +79,10 @@ static int status_local(cc_conn *c, int code, const char *message)
 }
 
 /* Runs the loop until every handle is closed (after cc_client_close). */
-static void drain(cc_conn *c) { uv_run(&c->loop, UV_RUN_DEFAULT); }
+static void drain(cc_conn *c)
+{
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+}
 
 static void drop_client(cc_conn *c)
 {

@@ -25,13 +25,13 @@
  *    encrypted right after the handshake, before on_handshake runs, so it
  *    always precedes anything the owner writes from on_handshake.
  */
+#include "tls_stream.h"
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-#include "tls_stream.h"
 
 /* How long a graceful close waits for queued writes before cutting the socket. */
 #define TLS_CLOSE_LINGER_MS 5000
@@ -39,10 +39,9 @@
 #define TLS_READ_CHUNK (64 * 1024)
 #define TLS_PLAIN_CHUNK (16 * 1024)
 
-static const char tls12_ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /* One flush: the libuv request and the ciphertext it carries. */
 typedef struct tls_write_req {
@@ -577,7 +576,10 @@ int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len)
     return encrypt_and_flush(s, data, len);
 }
 
-size_t tls_stream_pending(const tls_stream *s) { return s->write_pending; }
+size_t tls_stream_pending(const tls_stream *s)
+{
+    return s->write_pending;
+}
 
 void tls_stream_read_pause(tls_stream *s)
 {
@@ -686,4 +688,7 @@ void tls_stream_peer_addr(const tls_stream *s, char *buf, size_t len)
         snprintf(buf, len, "unknown");
 }
 
-const char *tls_stream_reason(const tls_stream *s) { return s->reason; }
+const char *tls_stream_reason(const tls_stream *s)
+{
+    return s->reason;
+}

@@ -20,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
 #include "tls_stream.h"
 
 #define BIG_LEN (3u * 1024 * 1024)
@@ -56,8 +59,8 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Concord tests",
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Concord tests", -1,
+                               -1, 0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509V3_CTX ctx;
@@ -114,8 +117,8 @@ static int make_certs(void **state)
     assert_true(ca_key && other_key && srv_key && cli_key);
     X509 *ca = make_cert(ca_key, "Concord test CA", NULL, NULL, NULL, NULL);
     X509 *other = make_cert(other_key, "Some other CA", NULL, NULL, NULL, NULL);
-    X509 *srv = make_cert(srv_key, "localhost", ca, ca_key, "DNS:localhost,IP:127.0.0.1",
-                          "serverAuth");
+    X509 *srv =
+        make_cert(srv_key, "localhost", ca, ca_key, "DNS:localhost,IP:127.0.0.1", "serverAuth");
     X509 *cli = make_cert(cli_key, "test client", ca, ca_key, NULL, "clientAuth");
     write_cert(g_ca, ca);
     write_cert(g_other_ca, other);
@@ -153,27 +156,27 @@ typedef struct peer {
     /* what happened */
     int hs_calls, hs_status;
     int err_calls, err;
-    int saw_close_notify;      /* peer_closed was set when on_error ran */
+    int saw_close_notify; /* peer_closed was set when on_error ran */
     int read_calls;
     int drains;
-    int closed;                /* on_close ran */
-    int close_requested;       /* this side called tls_stream_close */
-    int late;                  /* callbacks after tls_stream_close */
-    size_t pending_at_close;   /* ciphertext still queued when this side closed */
-    int version;               /* negotiated protocol version */
+    int closed;              /* on_close ran */
+    int close_requested;     /* this side called tls_stream_close */
+    int late;                /* callbacks after tls_stream_close */
+    size_t pending_at_close; /* ciphertext still queued when this side closed */
+    int version;             /* negotiated protocol version */
     char cipher[64];
-    int peer_cert;             /* the other side presented a certificate */
+    int peer_cert; /* the other side presented a certificate */
     char reason[192];
     char peer_addr[64];
     uint8_t *rx;
     size_t rx_len, rx_cap;
     /* what to do */
-    int echo;                  /* write back what arrives */
-    size_t close_after;        /* close gracefully once this many bytes arrived */
-    int close_in_first_read;   /* close gracefully inside the first on_read */
-    int close_after_hs;        /* 1: close gracefully after the handshake; 2: abruptly */
-    int pause_first_read;      /* pause in the first on_read; a timer resumes */
-    const uint8_t *send;       /* written after the handshake (in pieces) */
+    int echo;                /* write back what arrives */
+    size_t close_after;      /* close gracefully once this many bytes arrived */
+    int close_in_first_read; /* close gracefully inside the first on_read */
+    int close_after_hs;      /* 1: close gracefully after the handshake; 2: abruptly */
+    int pause_first_read;    /* pause in the first on_read; a timer resumes */
+    const uint8_t *send;     /* written after the handshake (in pieces) */
     size_t send_len;
 } peer;
 
@@ -578,8 +581,7 @@ static void tls12_client_rejected(void **state)
 
 static void tls12_allowed_when_configured(void **state)
 {
-    tls_config sc = {.cert_file = g_srv_cert, .key_file = g_srv_key,
-                     .min_version = TLS1_2_VERSION};
+    tls_config sc = {.cert_file = g_srv_cert, .key_file = g_srv_key, .min_version = TLS1_2_VERSION};
     tls_config cc = {.ca_file = g_ca, .min_version = TLS1_2_VERSION};
     test_env t;
     env_init(&t, &sc, &cc);
@@ -640,8 +642,8 @@ static void server_abrupt_close(void **state)
 
 static void mutual_tls(void **state)
 {
-    tls_config sc = {.cert_file = g_srv_cert, .key_file = g_srv_key, .ca_file = g_ca,
-                     .require_client_cert = 1};
+    tls_config sc = {
+        .cert_file = g_srv_cert, .key_file = g_srv_key, .ca_file = g_ca, .require_client_cert = 1};
     tls_config cc = {.ca_file = g_ca, .cert_file = g_cli_cert, .key_file = g_cli_key};
     test_env t;
     env_init(&t, &sc, &cc);
@@ -731,8 +733,8 @@ static void bad_config(void **state)
     tls_config missing = {.cert_file = "/nonexistent/cert.pem", .key_file = g_srv_key};
     assert_null(tls_server_ctx_new(&missing, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/cert.pem"));
-    tls_config old = {.cert_file = g_srv_cert, .key_file = g_srv_key,
-                      .min_version = TLS1_1_VERSION};
+    tls_config old = {
+        .cert_file = g_srv_cert, .key_file = g_srv_key, .min_version = TLS1_1_VERSION};
     assert_null(tls_server_ctx_new(&old, err, sizeof(err)));
     tls_config half = {.ca_file = g_ca, .cert_file = g_cli_cert};
     assert_null(tls_client_ctx_new(&half, err, sizeof(err)));
