@@ -187,9 +187,11 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
     Concord__V1__Call *call = f->call;
     c->last_call_at = uv_now(s->loop);
     const srv_route *rt = srv_route_find(call->method);
-    if (rt == NULL) {
+    if (rt == NULL || rt->fn == NULL) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "unknown method \"%.120s\"", call->method);
+        snprintf(msg, sizeof(msg), rt ? "method \"%.120s\" is not implemented by this server"
+                                       : "unknown method \"%.120s\"",
+                 call->method);
         conn_reply_status(c, f->id, CC_UNIMPLEMENTED, msg);
         concord__v1__frame__free_unpacked(f, NULL);
         return 0;

@@ -104,6 +104,8 @@ static void on_retry(uv_timer_t *t)
 static void on_lost(cc_client *c, int err, void *ud)
 {
     gw_slot *s = ud;
+    if (s->up->closing)
+        return;
     char idx[16];
     snprintf(idx, sizeof idx, "%d", s->index);
     log_event(LOG_WARN, "upstream_lost", "conn", idx, "error", cc_strerror(err), NULL);
@@ -114,6 +116,10 @@ static void on_lost(cc_client *c, int err, void *ud)
 static void on_connected(cc_client *c, int status, void *ud)
 {
     gw_slot *s = ud;
+    if (s->up->closing) {
+        s->state = SLOT_WAITING;
+        return;
+    }
     char idx[16];
     snprintf(idx, sizeof idx, "%d", s->index);
     if (status == 0) {
@@ -189,6 +195,8 @@ static int slot_ready(const gw_slot *s)
 int gw_upstream_ready(const gw_upstream *u)
 {
     int n = 0;
+    if (u == NULL)
+        return 0;
     for (int i = 0; i < u->n; i++)
         n += slot_ready(&u->slots[i]);
     return n;
@@ -200,6 +208,8 @@ int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload,
 {
     gw_slot *best = NULL;
     size_t best_load = 0;
+    if (u == NULL)
+        return CC_ECLOSED;
     for (int i = 0; i < u->n; i++) {
         gw_slot *s = &u->slots[i];
         if (!slot_ready(s))

@@ -21,13 +21,14 @@ typedef struct gw_upstream gw_upstream;
  */
 int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **out) CC_MUST_CHECK;
 
-/** Number of connections ready for calls right now. */
+/** Number of connections ready for calls right now (0 for NULL). */
 int gw_upstream_ready(const gw_upstream *u);
 
 /**
  * Sends a call on the least-loaded ready connection (arguments as
  * cc_client_call). Returns 0, and cb follows exactly once; or CC_ECLOSED when
- * no connection is ready, or another CC_E*, and cb is not called.
+ * no connection is ready (or u is NULL, after shutdown), or another CC_E*, and cb is
+ * not called.
  */
 int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,

@@ -580,6 +580,13 @@ static int get_string(pj_dec *d, json_t *j, char **out)
     const char *s = json_string_value(j);
     if (memchr(s, '\0', len) != NULL)
         return fail(d, "a string may not contain a NUL character");
+    /* jansson checks text it parses, but not values built with its _nocheck calls. */
+    for (size_t i = 0; i < len;) {
+        size_t l = utf8_seq((const unsigned char *)s + i, len - i);
+        if (l == 0)
+            return fail(d, "a string must be valid UTF-8");
+        i += l;
+    }
     char *copy = pj_alloc(d, len + 1);
     if (copy == NULL)
         return nomem(d);

@@ -33,7 +33,12 @@ typedef struct pjson_error {
     char description[256];  /* what is wrong, for people */
 } pjson_error;
 
-/** Converts a message to a JSON object (caller owns; json_decref). NULL on OOM. */
+/**
+ * Converts a message to a JSON object (caller owns; json_decref). NULL on OOM.
+ * Strings that are not valid UTF-8 (a binary unpack does not check) are
+ * written with U+FFFD in place of the bad bytes; timestamps outside
+ * 0001..9999 are clamped to that range.
+ */
 json_t *pjson_from_message(const ProtobufCMessage *m);
 
 /** Encodes a message as compact JSON text (caller frees with free()). NULL on OOM. */
@@ -43,6 +48,12 @@ char *pjson_encode(const ProtobufCMessage *m);
  * Builds a message of type desc from a JSON value. The message and all its
  * parts are allocated with alloc (typically an arena). Returns 0, or CC_EJSON
  * with err filled, or CC_ENOMEM. On error *out is NULL.
+ *
+ * alloc NULL means malloc/free: the message is then laid out exactly as
+ * protobuf-c's unpack lays it out, so the caller frees it with
+ * protobuf_c_message_free_unpacked(m, NULL). JSON null for a field means its
+ * default value. A message that is not a well-known type with a special form
+ * must be a JSON object.
  */
 int pjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *json,
                      ProtobufCAllocator *alloc, ProtobufCMessage **out,

@@ -125,8 +125,10 @@ void tls_stream_read_pause(tls_stream *s);
 void tls_stream_read_resume(tls_stream *s);
 /**
  * Closes the stream: sends close_notify when graceful and the handshake is
- * done (best effort, queued writes are flushed first), then closes the
- * handle. ops->on_close follows. Safe to call more than once.
+ * done (best effort, queued writes are flushed first, for at most 5 seconds
+ * when the peer stops reading), then closes the handle. ops->on_close
+ * follows; no other callback runs after this call. Safe to call more than
+ * once, also from inside any callback.
  */
 void tls_stream_close(tls_stream *s, int graceful);
 /** The peer's IP address as text ("127.0.0.1"), written into buf. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "access.h"
 #include "call.h"
 #include "concord/v1/account.pb-c.h"
 
@@ -417,7 +418,8 @@ static int update_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
         srv_violation(c, "update_mask", "must name the fields to change");
     if (req->version <= 0)
         srv_violation(c, "version", "must be the version you read (1 or more)");
-    if (srv_check(c) != CC_OK)
+    if (srv_check(c) != CC_OK ||
+        srv_account_access(c, "account.id", req->account->id, SRV_ACCESS_EDIT, NULL) != CC_OK)
         return c->code;
 
     PGresult *row;
@@ -464,6 +466,8 @@ static int archive_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         " updated_at = now() WHERE id = $1 RETURNING *) SELECT " ACCOUNT_COLS " FROM a";
     if (req->version < 0)
         srv_violation(c, "version", "must not be negative");
+    if (srv_account_access(c, "id", req->id, SRV_ACCESS_EDIT, NULL) != CC_OK)
+        return c->code;
     Concord__V1__Account *before = load_account(c, "id", req->id, 1, NULL);
     if (before == NULL)
         return c->code;

@@ -72,6 +72,7 @@ CREATE TABLE account_team (
     team_role  text NOT NULL CHECK (team_role IN ('account_owner', 'solution_lead',
                'delivery_lead', 'rnd_liaison', 'customer_success_manager',
                'executive_sponsor')),
+    access_level text NOT NULL DEFAULT 'edit' CHECK (access_level IN ('read', 'edit')),
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, user_id)
 );
@@ -122,12 +123,30 @@ CREATE FUNCTION account_visible(acc_id bigint, acc_owner bigint) RETURNS boolean
                        WHERE t.account_id = acc_id AND u.department = caller_department()))))
 $$;
 
+-- Whether the caller may change an account: admins; the owner; team members
+-- with edit access; managers of a department involved in it.
+CREATE FUNCTION account_editable(acc_id bigint, acc_owner bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp AS $$
+    SELECT caller_id() IS NOT NULL AND (
+        caller_role() = 'admin'
+        OR acc_owner = caller_id()
+        OR EXISTS (SELECT 1 FROM account_team t
+                   WHERE t.account_id = acc_id AND t.user_id = caller_id()
+                     AND t.access_level = 'edit')
+        OR (caller_role() = 'manager' AND account_visible(acc_id, acc_owner)))
+$$;
+
 ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE accounts FORCE ROW LEVEL SECURITY;
-CREATE POLICY accounts_visible ON accounts
-    USING (account_visible(id, owner_id))
-    WITH CHECK (caller_id() IS NOT NULL AND (caller_role() = 'admin'
-                OR owner_id = caller_id() OR account_visible(id, owner_id)));
+CREATE POLICY accounts_select ON accounts FOR SELECT
+    USING (account_visible(id, owner_id));
+-- Members create accounts they own; managers and admins may name another owner.
+CREATE POLICY accounts_insert ON accounts FOR INSERT
+    WITH CHECK (caller_id() IS NOT NULL
+                AND (owner_id = caller_id() OR caller_role() IN ('admin', 'manager')));
+CREATE POLICY accounts_update ON accounts FOR UPDATE
+    USING (account_editable(id, owner_id))
+    WITH CHECK (caller_id() IS NOT NULL);
 
 ALTER TABLE account_team ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_team_visible ON account_team
@@ -138,7 +157,7 @@ GRANT SELECT, INSERT, UPDATE ON users, credentials, accounts TO concord_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON account_team TO concord_app;
 GRANT SELECT, INSERT ON audit_log TO concord_app;
 GRANT EXECUTE ON FUNCTION caller_id(), caller_role(), caller_department(),
-      account_visible(bigint, bigint) TO concord_app;
+      account_visible(bigint, bigint), account_editable(bigint, bigint) TO concord_app;
 
 -- Results of mutating calls sent with an idempotency key: a retry with the
 -- same key gets the stored result instead of a second write. Kept at least

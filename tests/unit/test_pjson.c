@@ -660,6 +660,17 @@ static void document_errors(void **state)
     assert_string_equal(err.field, "name");
     assert_non_null(strstr(err.description, "NUL"));
     json_decref(j);
+
+    j = json_object();
+    assert_int_equal(json_object_set_new(j, "name", json_stringn_nocheck("a\xff", 2)), 0);
+    assert_int_equal(pjson_to_message(ad, j, NULL, &m, &err), CC_EJSON);
+    assert_null(m);
+    assert_string_equal(err.field, "name");
+    assert_non_null(strstr(err.description, "UTF-8"));
+    json_decref(j);
+
+    assert_int_equal(pjson_to_message(ad, NULL, NULL, &m, &err), CC_EJSON);
+    assert_null(m);
 }
 
 static void generic_types(void **state)

@@ -135,7 +135,8 @@ try {
 
   await step('the list finds the account by search and opens its detail', async () => {
     await page.click('.crumbs a');
-    await page.waitForSelector('#accounts-table');
+    await page.waitForSelector('#account-rows tr');
+    await page.screenshot({ path: join(outDir, 'portal.png'), fullPage: true });
     await page.fill('#search', run);
     await page.waitForFunction((n) => {
       const rows = document.querySelectorAll('#account-rows tr');
@@ -143,7 +144,6 @@ try {
     }, name);
     const cells = await page.$$eval('#account-rows tr td', (tds) => tds.map((td) => td.textContent));
     expect(cells[1] === 'higher education' && cells[2] === 'EMEA', `industry and region, got ${cells}`);
-    await page.screenshot({ path: join(outDir, 'portal.png'), fullPage: true });
     await page.click(`#account-rows a.account-link`);
     await page.waitForSelector('#account-title');
     expect((await page.textContent('dd[data-field=sizeClass]')) === 'Large', 'the size class');
