@@ -324,3 +324,96 @@ int srv_require_admin(srv_call *c)
         return CC_OK;
     return srv_fail(c, CC_PERMISSION_DENIED, "only admins may do this");
 }
+
+void srv_buf_put(srv_call *c, srv_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = arena_alloc(c->arena, cap);
+        if (b->len)
+            memcpy(d, b->data, b->len);
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void srv_copy_escape(srv_call *c, srv_buf *b, const char *s)
+{
+    if (s == NULL) {
+        srv_buf_put(c, b, "\\N", 2);
+        return;
+    }
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        const char *esc = NULL;
+        switch (*p) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        }
+        if (esc != NULL) {
+            srv_buf_put(c, b, run, (size_t)(p - run));
+            srv_buf_put(c, b, esc, 2);
+            run = p + 1;
+        }
+    }
+    srv_buf_put(c, b, run, strlen(run));
+}
+
+int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len)
+{
+    if (c->code != CC_OK)
+        return c->code;
+    PGconn *pg = c->db->conn;
+    PGresult *r = PQexec(pg, copy_sql);
+    if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN) {
+        int code = (r == NULL || db_broken(c->db))
+                       ? CC_UNAVAILABLE
+                       : srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+        log_event(LOG_ERROR, "copy_failed", "method", c->method, "error",
+                  r ? PQresultErrorMessage(r) : "no result", NULL);
+        PQclear(r);
+        return srv_fail(c, code, code == CC_UNAVAILABLE ? "the database is unavailable"
+                                                        : "internal error");
+    }
+    PQclear(r);
+    /* Send in slices so that one huge buffer does not sit twice in libpq's memory. */
+    const size_t slice = 1 << 20;
+    int ok = 1;
+    for (size_t off = 0; off < len && ok; off += slice) {
+        size_t n = len - off < slice ? len - off : slice;
+        ok = PQputCopyData(pg, data + off, (int)n) == 1;
+    }
+    if (PQputCopyEnd(pg, ok ? NULL : "client error") != 1)
+        ok = 0;
+    int code = CC_OK;
+    const char *detail = NULL;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && code == CC_OK) {
+            code = srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+            detail = arena_strdup(c->arena, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                                ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                                : "");
+        }
+        PQclear(r);
+    }
+    if (!ok || db_broken(c->db))
+        return srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
+    if (code != CC_OK)
+        return srv_fail(c, code, "%s", code == CC_INTERNAL ? "internal error" : detail);
+    return CC_OK;
+}

@@ -71,6 +71,15 @@ typedef struct srv_method {
     unsigned flags;
 } srv_method;
 
+/**
+ * A periodic task run by concordd itself (scheduler.c), on a worker, inside a
+ * transaction, as the system: row-level security sees an admin with user id 0
+ * and audit rows have no actor. A task decides itself whether it is due (for
+ * example "no evaluation recorded for this month end yet") and should take a
+ * transaction-level advisory lock so that only one concordd instance runs it.
+ */
+typedef int (*srv_task_fn)(srv_call *c);
+
 typedef struct srv_service {
     const ProtobufCServiceDescriptor *desc;
     const srv_method *methods; /* terminated by {NULL} */
@@ -96,6 +105,22 @@ PGresult *srv_sqlv(srv_call *c, const char *sql, int nparams, const char *const 
 
 /** Like srv_sqlv for SQL text assembled at run time (filters): not prepared. */
 PGresult *srv_sql_dynamic(srv_call *c, const char *sql, int nparams, const char *const *params);
+
+/**
+ * Streams rows into a table with COPY FROM STDIN (text format) inside the
+ * call's transaction: copy_sql is "COPY t (cols) FROM STDIN", data the rows
+ * (tab-separated, newline-terminated, escaped with srv_copy_escape). Bulk
+ * paths load a temporary table this way, then INSERT ... SELECT into the real
+ * one (COPY into a table with row-level security is not allowed).
+ */
+int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len) CC_MUST_CHECK;
+/** Appends s escaped for COPY text format to buf (arena-grown); NULL becomes \N. */
+typedef struct srv_buf {
+    char *data;
+    size_t len, cap;
+} srv_buf;
+void srv_buf_put(srv_call *c, srv_buf *b, const char *s, size_t n);
+void srv_copy_escape(srv_call *c, srv_buf *b, const char *s);
 
 /** page_size rule of every list: default 50, at most 500; violation on field if negative. */
 int srv_page_size(srv_call *c, const char *field, int requested);

@@ -19,7 +19,9 @@ typedef struct srv_job {
     struct srv_job *next;
     void *conn;                  /* the connection that sent it (loop thread only) */
     uint64_t frame_id;
-    const srv_route *route;
+    const srv_route *route;      /* the method called, or NULL for a task */
+    srv_task_fn task;            /* a scheduler task instead of a call */
+    const char *task_name;
     uint8_t *payload;            /* request bytes (owned) */
     size_t len;
     char *token;                 /* owned; may be NULL */

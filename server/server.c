@@ -22,6 +22,7 @@
 #include "cc_log.h"
 #include "dispatch.h"
 #include "pool.h"
+#include "scheduler.h"
 #include "server.h"
 #include "tls_stream.h"
 #include "wire_frame.h"
@@ -54,6 +55,7 @@ struct srv_server {
     uv_timer_t drain_timer;
     SSL_CTX *ssl_ctx;
     srv_pool pool;
+    srv_scheduler scheduler;
     srv_conn *conns;         /* every live connection */
     int n_conns;
     int draining;
@@ -146,6 +148,10 @@ static void on_job_done(srv_job *job, void *ud)
 {
     srv_conn *c = job->conn;
     srv_server *s = ud;
+    if (c == NULL) {
+        srv_scheduler_done(&s->scheduler, job);
+        return;
+    }
     c->in_flight--;
     if (!c->closing) {
         if (job->authenticated && !c->authenticated) {
@@ -378,6 +384,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_event(LOG_INFO, "draining", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     s->draining = 1;
+    srv_scheduler_stop(&s->scheduler);
     uv_close((uv_handle_t *)&s->listener, NULL);
     for (srv_conn *c = s->conns; c; c = c->next) {
         if (c->in_flight == 0)
@@ -474,6 +481,7 @@ int srv_run(const srv_settings *cfg)
         log_event(LOG_ERROR, "workers_failed", NULL);
         goto out;
     }
+    srv_scheduler_start(&s.scheduler, s.loop, &s.pool, cfg);
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);

@@ -40,6 +40,10 @@ const cfg_key srv_settings_keys[] = {
      1024L * 1024 * 1024},
     {"server", "drain_timeout", CFG_MS, S(drain_timeout), "15s",
      "on SIGTERM, time allowed for calls in flight to finish", 0, 3600000},
+    {"server", "scheduler_interval", CFG_MS, S(scheduler_interval), "10m",
+     "how often periodic tasks (stage refresh, month-end tier evaluation) check whether they "
+     "are due; 0 disables them",
+     0, 86400000},
     {"database", "url", CFG_STR, S(db_url), "dbname=concord user=concord_app",
      "libpq connection string of the application role (not the owner)", 0, 0},
     {"database", "owner_url", CFG_STR, S(db_owner_url), NULL,

@@ -27,6 +27,7 @@ typedef struct srv_settings {
     unsigned call_timeout;      /* default and maximum deadline of one call */
     size_t write_queue_max;     /* bytes queued to a client before it is disconnected */
     unsigned drain_timeout;
+    unsigned scheduler_interval; /* how often periodic tasks check whether they are due; 0: never */
     /* [database] */
     char *db_url;
     char *db_owner_url;

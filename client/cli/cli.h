@@ -136,10 +136,26 @@ struct cli_ctx {
     cc_conn *conn;
 };
 
-/* ---- the command table (cli_commands.c) ---------------------------------- */
+/* ---- the command table (cli_commands.c and one cmd_<area>.c per area) ----- */
 
-/** Every command, terminated by a row whose noun is NULL. */
-extern const cli_cmd cli_commands[];
+/**
+ * Every command, terminated by a row whose noun is NULL: the tables listed in
+ * cli_tables (cli_commands.c) joined in order by cli_commands_init.
+ */
+extern const cli_cmd *cli_commands;
+/** Joins the per-area tables into cli_commands; call once at start. */
+void cli_commands_init(void);
+
+/* The per-area tables, each terminated by {0}. */
+extern const cli_cmd cli_core_commands[];
+extern const cli_cmd cli_account_commands[];
+extern const cli_cmd cli_misc_commands[];
+extern const cli_cmd cli_team_commands[];
+extern const cli_cmd cli_contract_commands[];
+extern const cli_cmd cli_tier_commands[];
+extern const cli_cmd cli_stakeholder_commands[];
+extern const cli_cmd cli_activity_commands[];
+extern const cli_cmd cli_event_commands[];
 
 /* ---- flags given (main.c) ------------------------------------------------ */
 
@@ -236,6 +252,29 @@ char *cli_prompt_secret(const char *prompt);
 char *cli_read_stdin_secret(void);
 /** Overwrites and frees a secret. Accepts NULL. */
 void cli_secret_free(char *s);
+
+/* ---- imports (cli_import.c) ---------------------------------------------- */
+
+/** What an NDJSON import sends where. */
+typedef struct cli_import {
+    const char *method;                         /* the bulk method */
+    const ProtobufCMessageDescriptor *request;  /* its request */
+    const char *field;                          /* the repeated field of items in it */
+    const ProtobufCMessageDescriptor *item;     /* one line's message */
+    const ProtobufCMessageDescriptor *response; /* its response: "int32 created = 1" first */
+    size_t batch;                               /* default lines per call */
+    const char *what;                           /* "accounts", for messages */
+} cli_import;
+
+/**
+ * Imports ctx->args[0] (a file of one proto3-JSON item per line, or - for
+ * standard input) with flags --batch-size N, --skip N (lines already
+ * imported) and --quiet. Returns a cli_exit.
+ */
+int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp);
+
+/** Flags every import command accepts. */
+#define CLI_IMPORT_FLAGS                                                                       {"batch-size", "N", NULL, 0, "records per call (default 5000, max 10000)"},               {"skip", "N", NULL, 0, "skip the first N lines (already imported)"},                      {"quiet", NULL, NULL, 0, "no progress lines on standard error"}
 
 /* ---- running a command (cli_run.c) --------------------------------------- */
 

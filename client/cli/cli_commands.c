@@ -69,6 +69,8 @@ static const cli_flag token_create_flags[] = {
 static const cli_flag account_create_flags[] = {
     {"name", "NAME", "account.name", CLI_F_REQUIRED, "display name, 1-200 characters"},
     ACCOUNT_FIELD_FLAGS,
+    {"allow-similar-name", NULL, "allow_similar_name", 0,
+     "create it even if accounts with similar names exist (otherwise exit 5 naming them)"},
     {"idempotency-key", "KEY", NULL, CLI_F_IDEM,
      "retrying with the same key creates the account only once"},
     {0},
@@ -83,12 +85,16 @@ static const cli_flag account_update_flags[] = {
 };
 
 static const cli_flag account_list_flags[] = {
-    {"query", "TEXT", "query", 0, "name contains TEXT (case-insensitive)"},
+    {"query", "TEXT", "query", 0, "name contains TEXT (case-insensitive) or a tag is TEXT"},
+    {"tag", "TAG", "tag", 0, "only accounts with this tag"},
+    {"department", "DEPT", "department", 0, "only accounts a department works (owner or team)"},
+    {"min-icp", "N", "min_icp_total", 0, "only accounts whose ICP total is at least N (0-25)"},
+    {"parent", "ID", "parent_id", 0, "only direct children of this account"},
     {"tier", "TIER", "tier", 0, "only this tier"},
     {"stage", "STAGE", "stage", 0, "only this lifecycle stage"},
     {"owner", "USER_ID", "owner_id", 0, "only accounts owned by this user"},
-    {"region", "TEXT", "region", 0, "only this region (exact)"},
-    {"industry", "TEXT", "industry", 0, "only this industry (exact)"},
+    {"region", "TEXT", "region", 0, "only this region (any case)"},
+    {"industry", "TEXT", "industry", 0, "only this industry (any case)"},
     {"size", "SIZE", "size_class", 0, "only this size class"},
     {"selling-mode", "MODE", "selling_mode", 0, "only this selling mode"},
     {"include-archived", NULL, "include_archived", 0, "include archived accounts"},
@@ -307,7 +313,7 @@ static int completion_run(cli_ctx *ctx)
 
 /* ---- the table ------------------------------------------------------------ */
 
-const cli_cmd cli_commands[] = {
+const cli_cmd cli_core_commands[] = {
     {.noun = "login",
      .method = "concord.v1.AuthService/Login",
      .flags = login_flags,
@@ -413,6 +419,11 @@ const cli_cmd cli_commands[] = {
      .help = "Archives an account: it is hidden from lists (see --include-archived) and kept "
              "with all its records."},
 
+    {0},
+};
+
+/* Commands that are not about one area; listed last. */
+const cli_cmd cli_misc_commands[] = {
     {.noun = "completion",
      .args = "SHELL",
      .arg_values = "bash",
@@ -428,3 +439,39 @@ const cli_cmd cli_commands[] = {
      .help = "Prints the version of this program."},
     {0},
 };
+
+/* ---- joining the areas' tables ---------------------------------------------- */
+
+/* One line per area table; the order here is the order of `concord --help`. */
+static const cli_cmd *const cli_tables[] = {
+    cli_core_commands,
+    cli_account_commands,
+    cli_team_commands,
+    cli_contract_commands,
+    cli_tier_commands,
+    cli_stakeholder_commands,
+    cli_activity_commands,
+    cli_event_commands,
+    cli_misc_commands,
+    NULL,
+};
+
+const cli_cmd *cli_commands;
+
+void cli_commands_init(void)
+{
+    size_t n = 0;
+    for (size_t t = 0; cli_tables[t] != NULL; t++)
+        for (const cli_cmd *c = cli_tables[t]; c->noun; c++)
+            n++;
+    cli_cmd *all = calloc(n + 1, sizeof(*all));
+    if (all == NULL) {
+        fprintf(stderr, "concord: out of memory\n");
+        exit(CLI_EXIT_ERROR);
+    }
+    n = 0;
+    for (size_t t = 0; cli_tables[t] != NULL; t++)
+        for (const cli_cmd *c = cli_tables[t]; c->noun; c++)
+            all[n++] = *c;
+    cli_commands = all;
+}

@@ -427,6 +427,7 @@ int main(int argc, char **argv)
     int rc;
 
     arena_init(&ctx.arena, 16384);
+    cli_commands_init();
     ctx.argv0 = argv[0];
     rc = parse_args(&ctx, argc, argv, &help, &noun);
     if (rc != CLI_EXIT_OK)

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "pjson.h"
 
 /* Integers beyond this magnitude are not exact in an IEEE double. */
@@ -123,11 +124,9 @@ static int is_named(const ProtobufCMessageDescriptor *desc, const char *full_nam
 static int is_wrapper(const ProtobufCMessageDescriptor *desc)
 {
     static const char *const names[] = {
-        "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
-        "google.protobuf.Int64Value",  "google.protobuf.UInt64Value",
-        "google.protobuf.Int32Value",  "google.protobuf.UInt32Value",
-        "google.protobuf.BoolValue",   "google.protobuf.StringValue",
-        "google.protobuf.BytesValue",
+        "google.protobuf.DoubleValue", "google.protobuf.FloatValue",  "google.protobuf.Int64Value",
+        "google.protobuf.UInt64Value", "google.protobuf.Int32Value",  "google.protobuf.UInt32Value",
+        "google.protobuf.BoolValue",   "google.protobuf.StringValue", "google.protobuf.BytesValue",
     };
     if (desc->n_fields != 1 || desc->fields[0].id != 1 ||
         desc->fields[0].label == PROTOBUF_C_LABEL_REPEATED)
@@ -177,7 +176,10 @@ static size_t elem_size(ProtobufCType t)
 
 /* ------------------------------------------------------ calendar & UTF-8 -- */
 
-static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static int days_in_month(int64_t y, int m)
 {
@@ -205,7 +207,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 {
     int64_t n = days + days_before_year(1970); /* days since 0001-01-01 */
-    int64_t year = 1 + n * 400 / 146097;      /* the mean Gregorian year, then adjust */
+    int64_t year = 1 + n * 400 / 146097;       /* the mean Gregorian year, then adjust */
     while (year > 1 && days_before_year(year) > n)
         year--;
     while (days_before_year(year + 1) <= n)
@@ -288,8 +290,7 @@ static json_t *string_to_json(const char *s)
 
 /* --------------------------------------------------------------- base64 -- */
 
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static json_t *bytes_to_json(const ProtobufCBinaryData *b)
 {
@@ -359,8 +360,14 @@ static long b64_decode(const char *s, size_t len, uint8_t *out)
 
 /* ============================================================== decoder == */
 
-static void *sys_alloc(void *ud, size_t size) { return malloc(size); }
-static void sys_free(void *ud, void *ptr) { free(ptr); }
+static void *sys_alloc(void *ud, size_t size)
+{
+    return malloc(size);
+}
+static void sys_free(void *ud, void *ptr)
+{
+    free(ptr);
+}
 static ProtobufCAllocator pj_system_allocator = {sys_alloc, sys_free, NULL};
 
 typedef struct pj_dec {
@@ -621,11 +628,10 @@ static int get_bytes(pj_dec *d, json_t *j, ProtobufCBinaryData *out)
 static int get_enum(pj_dec *d, const ProtobufCEnumDescriptor *ed, json_t *j, int *out)
 {
     if (json_is_string(j)) {
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
-            ed, json_string_value(j));
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j));
         if (ev == NULL)
-            return fail(d, "\"%.60s\" is not a value of enum %s", json_string_value(j),
-                        ed->name);
+            return fail(d, "\"%.60s\" is not a value of enum %s", json_string_value(j), ed->name);
         *out = ev->value;
         return 0;
     }
@@ -720,8 +726,7 @@ static int parse_value(pj_dec *d, const ProtobufCFieldDescriptor *f, json_t *j, 
 }
 
 /* Parses the text of a map key into the entry's key field. */
-static int parse_map_key(pj_dec *d, const ProtobufCFieldDescriptor *kf, const char *key,
-                         void *dst)
+static int parse_map_key(pj_dec *d, const ProtobufCFieldDescriptor *kf, const char *key, void *dst)
 {
     json_t *j;
     if (kf->type == PROTOBUF_C_TYPE_BOOL) {
@@ -738,8 +743,8 @@ static int parse_map_key(pj_dec *d, const ProtobufCFieldDescriptor *kf, const ch
     return rc;
 }
 
-static int parse_map(pj_dec *d, const ProtobufCFieldDescriptor *f, ProtobufCMessage *m,
-                     json_t *j, int depth)
+static int parse_map(pj_dec *d, const ProtobufCFieldDescriptor *f, ProtobufCMessage *m, json_t *j,
+                     int depth)
 {
     if (!json_is_object(j))
         return fail(d, "expected an object (map), got %s", json_type_name(j));
@@ -755,7 +760,8 @@ static int parse_map(pj_dec *d, const ProtobufCFieldDescriptor *f, ProtobufCMess
     size_t *count = &PJ_MEMBER(size_t, m, f->quantifier_offset);
     const char *key;
     json_t *val;
-    json_object_foreach(j, key, val) {
+    json_object_foreach(j, key, val)
+    {
         size_t old = path_push(d, "[%.64s]", key);
         int rc;
         ProtobufCMessage *e = new_message(d, ed);
@@ -766,8 +772,7 @@ static int parse_map(pj_dec *d, const ProtobufCFieldDescriptor *f, ProtobufCMess
         if (rc == 0 && json_is_null(val))
             rc = fail(d, "a map value may not be null");
         if (rc == 0)
-            rc = parse_value(d, &ed->fields[1], val, (char *)e + ed->fields[1].offset, 1,
-                             depth);
+            rc = parse_value(d, &ed->fields[1], val, (char *)e + ed->fields[1].offset, 1, depth);
         if (rc < 0)
             return rc;
         path_pop(d, old);
@@ -845,7 +850,8 @@ static int parse_object(pj_dec *d, const ProtobufCMessageDescriptor *desc, Proto
         return nomem(d);
     const char *key;
     json_t *val;
-    json_object_foreach(j, key, val) {
+    json_object_foreach(j, key, val)
+    {
         unsigned idx = 0;
         const ProtobufCFieldDescriptor *f = find_field(desc, key, &idx);
         size_t old = path_push_field(d, f != NULL ? f->name : key);
@@ -887,8 +893,8 @@ static int parse_timestamp_text(const char *s, int64_t *secs, int32_t *nanos)
     hh = (s[11] - '0') * 10 + (s[12] - '0');
     mi = (s[14] - '0') * 10 + (s[15] - '0');
     ss = (s[17] - '0') * 10 + (s[18] - '0');
-    if (y < 1 || mo < 1 || mo > 12 || dd < 1 || dd > days_in_month(y, mo) || hh > 23 ||
-        mi > 59 || ss > 59)
+    if (y < 1 || mo < 1 || mo > 12 || dd < 1 || dd > days_in_month(y, mo) || hh > 23 || mi > 59 ||
+        ss > 59)
         return -1;
     const char *p = s + 19;
     int32_t ns = 0;
@@ -1012,13 +1018,13 @@ static int parse_wkt_time(pj_dec *d, const ProtobufCMessageDescriptor *desc, Pro
     return 0;
 }
 
-static int parse_field_mask(pj_dec *d, const ProtobufCMessageDescriptor *desc,
-                            ProtobufCMessage *m, json_t *j)
+static int parse_field_mask(pj_dec *d, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
+                            json_t *j)
 {
     const ProtobufCFieldDescriptor *fp = wkt_field(desc, "paths");
     if (!json_is_string(j))
         return fail(d, "expected a string of comma-separated field names, got %s",
-                     json_type_name(j));
+                    json_type_name(j));
     if (fp == NULL)
         return fail(d, "malformed descriptor for %s", desc->name);
     const char *s = json_string_value(j);
@@ -1052,6 +1058,10 @@ static int parse_field_mask(pj_dec *d, const ProtobufCMessageDescriptor *desc,
             char c = p[k];
             if (c == '.' && p[k + 1] == '.')
                 return fail(d, "not a valid field mask: empty field name");
+            /* Proto names are accepted too, but only where they map back to the same
+             * camelCase: an underscore must come before a lower-case letter. */
+            if (c == '_' && (k + 1 >= plen || p[k + 1] < 'a' || p[k + 1] > 'z'))
+                return fail(d, "not a valid field mask: \"_\" must precede a lower-case letter");
             if (c >= 'A' && c <= 'Z') {
                 path[o++] = '_';
                 c = (char)(c - 'A' + 'a');
@@ -1142,8 +1152,8 @@ int pjson_decode(const ProtobufCMessageDescriptor *desc, const char *text, size_
             snprintf(err->description, sizeof(err->description), "out of memory");
             return CC_ENOMEM;
         }
-        snprintf(err->description, sizeof(err->description), "%s (line %d, column %d)",
-                 jerr.text, jerr.line, jerr.column);
+        snprintf(err->description, sizeof(err->description), "%s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
         return CC_EJSON;
     }
     rc = pjson_to_message(desc, j, alloc, out, err);
@@ -1388,9 +1398,9 @@ static json_t *repeated_to_json(const ProtobufCFieldDescriptor *f, const Protobu
                 continue;
             json_t *k = map_key_to_json_key(&ed->fields[0], (const char *)e + ed->fields[0].offset,
                                             buf, sizeof(buf), &key);
-            json_t *v = k != NULL ? value_to_json(&ed->fields[1],
-                                                  (const char *)e + ed->fields[1].offset)
-                                  : NULL;
+            json_t *v = k != NULL
+                            ? value_to_json(&ed->fields[1], (const char *)e + ed->fields[1].offset)
+                            : NULL;
             int rc = v != NULL ? json_object_set_new(obj, key, v) : -1;
             json_decref(k);
             if (rc < 0) {

@@ -24,10 +24,11 @@
     " a.business_model, a.parent_id, a.website, array_to_string(a.tags, E'\\x1f'), a.notes," \
     " a.owner_id, a.tier, a.stage, a.archived_at IS NOT NULL, a.version,"                    \
     " extract(epoch from a.created_at)::text, extract(epoch from a.updated_at)::text,"       \
-    " lower(a.name), a.created_at::text, a.updated_at::text"
+    " lower(a.name), a.created_at::text, a.updated_at::text, a.icp_total, a.merged_into_id"
 
 /* Columns after the account's own fields, used for page tokens. */
-enum { COL_SORT_NAME = 19, COL_SORT_CREATED = 20, COL_SORT_UPDATED = 21 };
+enum { COL_SORT_NAME = 19, COL_SORT_CREATED = 20, COL_SORT_UPDATED = 21, COL_ICP_TOTAL = 22,
+       COL_MERGED_INTO = 23 };
 
 static Concord__V1__Account *account_from_row(srv_call *c, PGresult *r, int row)
 {
@@ -69,7 +70,34 @@ static Concord__V1__Account *account_from_row(srv_call *c, PGresult *r, int row)
     a->version = strtoll(PQgetvalue(r, row, 16), NULL, 10);
     a->create_time = srv_ts(c, PQgetvalue(r, row, 17));
     a->update_time = srv_ts(c, PQgetvalue(r, row, 18));
+    a->icp_total = atoi(PQgetvalue(r, row, COL_ICP_TOTAL));
+    a->merged_into_id = PQgetvalue(r, row, COL_MERGED_INTO);
     return a;
+}
+
+/* Fills a->icp_scores (only single-account reads carry them; lists show the total). */
+static int load_icp_scores(srv_call *c, Concord__V1__Account *a)
+{
+    static const char sql[] =
+        "SELECT criterion, score, note, scored_by, extract(epoch from scored_at)::text"
+        "  FROM icp_scores WHERE account_id = $1 ORDER BY criterion";
+    PGresult *r = srv_sql(c, sql, 1, a->id);
+    if (r == NULL)
+        return c->code;
+    int n = PQntuples(r);
+    a->icp_scores = arena_alloc(c->arena, sizeof(*a->icp_scores) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        Concord__V1__IcpScore *sc = arena_alloc(c->arena, sizeof(*sc));
+        concord__v1__icp_score__init(sc);
+        sc->criterion = srv_enum_from_db(&concord__v1__icp_criterion__descriptor, PQgetvalue(r, i, 0));
+        sc->score = atoi(PQgetvalue(r, i, 1));
+        sc->note = PQgetvalue(r, i, 2);
+        sc->scored_by_id = PQgetvalue(r, i, 3);
+        sc->score_time = srv_ts(c, PQgetvalue(r, i, 4));
+        a->icp_scores[i] = sc;
+    }
+    a->n_icp_scores = (size_t)n;
+    return CC_OK;
 }
 
 static int has_control_chars(const char *s)
@@ -172,6 +200,40 @@ static int explain_fk(srv_call *c)
     return srv_check(c);
 }
 
+/* Names at least this similar (trigram similarity of the lower-case names) count as
+ * possible duplicates. */
+#define SIMILAR_NAME_TEXT "0.5"
+
+static PGresult *similar_names(srv_call *c, const char *name, int limit)
+{
+    /* The % operator lets the trigram index find candidates; the explicit
+     * threshold then keeps only close ones. Only visible accounts take part. */
+    static const char sql[] =
+        "SELECT a.id, a.name, similarity(lower(a.name), lower($1)) AS sim FROM accounts a"
+        " WHERE lower(a.name) % lower($1) AND similarity(lower(a.name), lower($1)) >= $2::real"
+        "   AND a.archived_at IS NULL ORDER BY sim DESC, a.id LIMIT $3";
+    return srv_sql(c, sql, 3, name, SIMILAR_NAME_TEXT, srv_i64(c, limit));
+}
+
+static int refuse_similar(srv_call *c, const char *name)
+{
+    PGresult *r = similar_names(c, name, 5);
+    if (r == NULL)
+        return c->code;
+    int n = PQntuples(r);
+    if (n == 0)
+        return CC_OK;
+    char list[600] = "";
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof(list) - 1; i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\" (id %s)",
+                                i ? ", " : "", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+    return srv_fail(c, CC_FAILED_PRECONDITION,
+                    "accounts with similar names exist: %s; set allow_similar_name to create it "
+                    "anyway",
+                    list);
+}
+
 static int create_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__CreateAccountRequest *req = (const void *)in;
@@ -186,6 +248,8 @@ static int create_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
     }
     check_account(c, req->account);
     if (srv_check(c) != CC_OK)
+        return c->code;
+    if (!req->allow_similar_name && refuse_similar(c, req->account->name) != CC_OK)
         return c->code;
     const char *p[ACCOUNT_PARAMS];
     account_params(c, req->account, p);
@@ -225,7 +289,7 @@ static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
 {
     const Concord__V1__GetAccountRequest *req = (const void *)in;
     Concord__V1__Account *a = load_account(c, "id", req->id, 0, NULL);
-    if (a == NULL)
+    if (a == NULL || load_icp_scores(c, a) != CC_OK)
         return c->code;
     *out = &a->base;
     return CC_OK;
@@ -280,7 +344,14 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         srv_violation(c, "selling_mode", "is not a selling mode");
     if (req->owner_id && *req->owner_id)
         srv_parse_id(c, "owner_id", req->owner_id);
+    if (req->parent_id && *req->parent_id)
+        srv_parse_id(c, "parent_id", req->parent_id);
+    if (!srv_enum_valid(&concord__v1__department__descriptor, req->department))
+        srv_violation(c, "department", "is not a department");
+    if (req->min_icp_total < 0 || req->min_icp_total > 25)
+        srv_violation(c, "min_icp_total", "must be between 0 and 25");
     check_text(c, "query", req->query, 200, 0);
+    check_text(c, "tag", req->tag, 50, 0);
     const char *key = srv_page_token_decode(c, "page_token", req->page_token);
     const char *after_key = NULL, *after_id = NULL;
     if (key != NULL) {
@@ -296,9 +367,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         return c->code;
 
     /* Filters become "AND ..." clauses with numbered parameters. */
-    const char *params[16];
+    const char *params[24];
     int np = 0;
-    char where[1024] = "WHERE true";
+    char where[2048] = "WHERE true";
     size_t wl = strlen(where);
 #define ADD_FILTER(fmt, value)                                                  \
     do {                                                                        \
@@ -318,8 +389,24 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         }
         *p++ = '%';
         *p = '\0';
-        ADD_FILTER(" AND lower(a.name) LIKE lower($%d)", pat);
+        params[np++] = pat;
+        params[np++] = req->query;
+        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
+                               " AND (lower(a.name) LIKE lower($%d) OR a.tags @> ARRAY[$%d]::text[])",
+                               np - 1, np);
     }
+    if (req->tag && *req->tag)
+        ADD_FILTER(" AND a.tags @> ARRAY[$%d]::text[]", req->tag);
+    if (req->department)
+        ADD_FILTER(" AND (EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id"
+                   " AND u.department = $%1$d) OR EXISTS (SELECT 1 FROM account_team t"
+                   " JOIN users u ON u.id = t.user_id WHERE t.account_id = a.id"
+                   " AND u.department = $%1$d))",
+                   srv_enum_to_db(c, &concord__v1__department__descriptor, req->department));
+    if (req->min_icp_total > 0)
+        ADD_FILTER(" AND a.icp_total >= $%d::int", srv_i64(c, req->min_icp_total));
+    if (req->parent_id && *req->parent_id)
+        ADD_FILTER(" AND a.parent_id = $%d::bigint", req->parent_id);
     if (req->tier)
         ADD_FILTER(" AND a.tier = $%d", srv_enum_to_db(c, &concord__v1__tier__descriptor, req->tier));
     if (req->stage)
@@ -328,9 +415,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     if (req->owner_id && *req->owner_id)
         ADD_FILTER(" AND a.owner_id = $%d", req->owner_id);
     if (req->region && *req->region)
-        ADD_FILTER(" AND a.region = $%d", req->region);
+        ADD_FILTER(" AND lower(a.region) = lower($%d)", req->region);
     if (req->industry && *req->industry)
-        ADD_FILTER(" AND a.industry = $%d", req->industry);
+        ADD_FILTER(" AND lower(a.industry) = lower($%d)", req->industry);
     if (req->size_class)
         ADD_FILTER(" AND a.size_class = $%d",
                    srv_enum_to_db(c, &concord__v1__size_class__descriptor, req->size_class));
@@ -490,12 +577,363 @@ static int archive_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     return CC_OK;
 }
 
+
+static int score_account_icp(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Concord__V1__ScoreAccountIcpRequest *req = (const void *)in;
+    static const char upsert[] =
+        "INSERT INTO icp_scores (account_id, criterion, score, note, scored_by)"
+        " VALUES ($1, $2, $3::int, $4, $5)"
+        " ON CONFLICT (account_id, criterion) DO UPDATE SET score = excluded.score,"
+        "   note = excluded.note, scored_by = excluded.scored_by, scored_at = now()";
+    static const char total[] =
+        "WITH a AS (UPDATE accounts SET icp_total = (SELECT coalesce(sum(score), 0)"
+        "   FROM icp_scores WHERE account_id = $1), version = version + 1, updated_at = now()"
+        " WHERE id = $1 RETURNING *) SELECT " ACCOUNT_COLS " FROM a";
+    if (req->n_scores == 0)
+        srv_violation(c, "scores", "must score at least one criterion");
+    for (size_t i = 0; i < req->n_scores; i++) {
+        const Concord__V1__IcpScore *sc = req->scores[i];
+        char field[48];
+        if (sc->criterion == 0 ||
+            !srv_enum_valid(&concord__v1__icp_criterion__descriptor, sc->criterion)) {
+            snprintf(field, sizeof(field), "scores[%zu].criterion", i);
+            srv_violation(c, field, "must be one of the five criteria");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (req->scores[j]->criterion == sc->criterion) {
+                snprintf(field, sizeof(field), "scores[%zu].criterion", i);
+                srv_violation(c, field, "is scored twice in this request");
+            }
+        if (sc->score < 0 || sc->score > 5) {
+            snprintf(field, sizeof(field), "scores[%zu].score", i);
+            srv_violation(c, field, "must be between 0 and 5");
+        }
+        snprintf(field, sizeof(field), "scores[%zu].note", i);
+        check_text(c, field, sc->note, 1000, 0);
+    }
+    int64_t id;
+    if (srv_check(c) != CC_OK ||
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_EDIT, &id) != CC_OK)
+        return c->code;
+    Concord__V1__Account *before = load_account(c, "account_id", req->account_id, 1, NULL);
+    if (before == NULL || load_icp_scores(c, before) != CC_OK)
+        return c->code;
+    for (size_t i = 0; i < req->n_scores; i++) {
+        const Concord__V1__IcpScore *sc = req->scores[i];
+        if (srv_sql(c, upsert, 5, before->id,
+                    srv_enum_to_db(c, &concord__v1__icp_criterion__descriptor, sc->criterion),
+                    srv_i64(c, sc->score), sc->note ? sc->note : "", c->user.id ? c->user.id_text
+                                                                                 : NULL) == NULL)
+            return c->code;
+    }
+    PGresult *r = srv_sql(c, total, 1, before->id);
+    if (r == NULL)
+        return c->code;
+    Concord__V1__Account *after = account_from_row(c, r, 0);
+    if (load_icp_scores(c, after) != CC_OK ||
+        srv_audit(c, "score_account_icp", "account", after->id, &before->base, &after->base) !=
+            CC_OK)
+        return c->code;
+    *out = &after->base;
+    return CC_OK;
+}
+
+static int find_similar_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Concord__V1__FindSimilarAccountsRequest *req = (const void *)in;
+    check_text(c, "name", req->name, 200, 1);
+    if (req->limit < 0 || req->limit > 20)
+        srv_violation(c, "limit", "must be between 1 and 20 (0 means 5)");
+    if (srv_check(c) != CC_OK)
+        return c->code;
+    PGresult *r = similar_names(c, req->name, req->limit ? req->limit : 5);
+    if (r == NULL)
+        return c->code;
+    Concord__V1__FindSimilarAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
+    concord__v1__find_similar_accounts_response__init(resp);
+    int n = PQntuples(r);
+    resp->accounts = arena_alloc(c->arena, sizeof(*resp->accounts) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        Concord__V1__SimilarAccount *sa = arena_alloc(c->arena, sizeof(*sa));
+        concord__v1__similar_account__init(sa);
+        sa->id = PQgetvalue(r, i, 0);
+        sa->name = PQgetvalue(r, i, 1);
+        sa->similarity = strtod(PQgetvalue(r, i, 2), NULL);
+        resp->accounts[i] = sa;
+    }
+    resp->n_accounts = (size_t)n;
+    *out = &resp->base;
+    return CC_OK;
+}
+
+/*
+ * Every table whose rows belong to an account, for merging. Rows move from
+ * the source to the target; where the target already has the same key
+ * (a team member, a criterion score), the target's row is kept and the
+ * source's dropped.
+ */
+typedef struct {
+    const char *kind;  /* key of MergeAccountsResponse.moved */
+    const char *move;  /* SQL with $1 source, $2 target; returns the rows moved */
+} merge_step;
+
+static const char merge_team[] =
+    "WITH src AS (DELETE FROM account_team WHERE account_id = $1 RETURNING *),"
+    " ins AS (INSERT INTO account_team (account_id, user_id, team_role, access_level, created_at)"
+    "   SELECT $2, user_id, team_role, access_level, created_at FROM src"
+    "   ON CONFLICT (account_id, user_id) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM ins";
+static const char merge_icp[] =
+    "WITH src AS (DELETE FROM icp_scores WHERE account_id = $1 RETURNING *),"
+    " ins AS (INSERT INTO icp_scores (account_id, criterion, score, note, scored_by, scored_at)"
+    "   SELECT $2, criterion, score, note, scored_by, scored_at FROM src"
+    "   ON CONFLICT (account_id, criterion) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM ins";
+static const char merge_children[] =
+    "WITH m AS (UPDATE accounts SET parent_id = $2, version = version + 1, updated_at = now()"
+    " WHERE parent_id = $1 AND id <> $2 RETURNING 1) SELECT count(*) FROM m";
+
+static const merge_step merge_steps[] = {
+    {"team_members", merge_team},
+    {"icp_scores", merge_icp},
+    {"child_accounts", merge_children},
+};
+
+static int merge_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Concord__V1__MergeAccountsRequest *req = (const void *)in;
+    static const char archive[] =
+        "UPDATE accounts SET archived_at = coalesce(archived_at, now()), merged_into_id = $2,"
+        " parent_id = NULL, version = version + 1, updated_at = now() WHERE id = $1";
+    static const char touch[] =
+        "WITH a AS (UPDATE accounts SET icp_total = (SELECT coalesce(sum(score), 0)"
+        "   FROM icp_scores WHERE account_id = $1), version = version + 1, updated_at = now()"
+        " WHERE id = $1 RETURNING *) SELECT " ACCOUNT_COLS " FROM a";
+    int64_t src_id, dst_id;
+    if (srv_account_access(c, "source_id", req->source_id, SRV_ACCESS_EDIT, &src_id) != CC_OK ||
+        srv_account_access(c, "target_id", req->target_id, SRV_ACCESS_EDIT, &dst_id) != CC_OK)
+        return c->code;
+    if (src_id == dst_id) {
+        srv_violation(c, "target_id", "must differ from source_id");
+        return srv_check(c);
+    }
+    /* Lock both in id order so that two crossing merges cannot deadlock. */
+    Concord__V1__Account *first = load_account(c, "source_id", srv_i64(c, src_id < dst_id ? src_id : dst_id), 1, NULL);
+    Concord__V1__Account *second = load_account(c, "target_id", srv_i64(c, src_id < dst_id ? dst_id : src_id), 1, NULL);
+    if (first == NULL || second == NULL)
+        return c->code;
+    Concord__V1__Account *src = src_id < dst_id ? first : second;
+    Concord__V1__Account *dst = src_id < dst_id ? second : first;
+    if (src->merged_into_id && *src->merged_into_id)
+        return srv_fail(c, CC_FAILED_PRECONDITION, "account %s was already merged into %s",
+                        src->id, src->merged_into_id);
+    if (dst->archived)
+        return srv_fail(c, CC_FAILED_PRECONDITION, "account %s is archived: merge into a live one",
+                        dst->id);
+    if (req->source_version != 0 && src->version != req->source_version)
+        return srv_fail(c, CC_ABORTED,
+                        "account %s is at version %lld, not %lld: read it again and retry",
+                        src->id, (long long)src->version, (long long)req->source_version);
+    /* The target must not be a descendant of the source (that would make a cycle). */
+    static const char cycle[] =
+        "WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS hops FROM accounts WHERE id = $2"
+        " UNION ALL SELECT a.id, a.parent_id, up.hops + 1 FROM accounts a JOIN up"
+        " ON a.id = up.parent_id WHERE up.hops < 100) SELECT 1 FROM up WHERE id = $1";
+    PGresult *r = srv_sql(c, cycle, 2, src->id, dst->id);
+    if (r == NULL)
+        return c->code;
+    if (PQntuples(r) > 0) {
+        srv_violation(c, "target_id", "is a descendant of the source account");
+        return srv_check(c);
+    }
+
+    Concord__V1__MergeAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
+    concord__v1__merge_accounts_response__init(resp);
+    size_t n_steps = sizeof(merge_steps) / sizeof(merge_steps[0]);
+    resp->moved = arena_alloc(c->arena, sizeof(*resp->moved) * n_steps);
+    for (size_t i = 0; i < n_steps; i++) {
+        r = srv_sql(c, merge_steps[i].move, 2, src->id, dst->id);
+        if (r == NULL)
+            return c->code;
+        Concord__V1__MergeAccountsResponse__MovedEntry *e = arena_alloc(c->arena, sizeof(*e));
+        concord__v1__merge_accounts_response__moved_entry__init(e);
+        e->key = (char *)merge_steps[i].kind;
+        e->value = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        resp->moved[resp->n_moved++] = e;
+    }
+    if (srv_sql(c, archive, 2, src->id, dst->id) == NULL)
+        return c->code;
+    r = srv_sql(c, touch, 1, dst->id);
+    if (r == NULL)
+        return c->code;
+    resp->target = account_from_row(c, r, 0);
+    if (load_icp_scores(c, resp->target) != CC_OK)
+        return c->code;
+    /* Both accounts' audit trails record the merge; the source's history stays under its id. */
+    if (srv_audit(c, "merge_account", "account", src->id, &src->base, &resp->base) != CC_OK ||
+        srv_audit(c, "merge_account", "account", dst->id, &dst->base, &resp->base) != CC_OK)
+        return c->code;
+    *out = &resp->base;
+    return CC_OK;
+}
+
+static int get_account_hierarchy(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Concord__V1__GetAccountHierarchyRequest *req = (const void *)in;
+    /* The root is the highest ancestor the caller can see. */
+    static const char root[] =
+        "WITH RECURSIVE up AS (SELECT a.id, a.parent_id, 0 AS hops FROM accounts a WHERE a.id = $1"
+        " UNION ALL SELECT a.id, a.parent_id, up.hops + 1 FROM accounts a JOIN up"
+        " ON a.id = up.parent_id WHERE up.hops < 100)"
+        " SELECT id FROM up ORDER BY hops DESC LIMIT 1";
+    static const char tree[] =
+        "WITH RECURSIVE down AS ("
+        "  SELECT a.id, 0 AS depth, ARRAY[lower(a.name) || E'\\x1f' || a.id] AS path"
+        "    FROM accounts a WHERE a.id = $1"
+        "  UNION ALL SELECT a.id, d.depth + 1, d.path || (lower(a.name) || E'\\x1f' || a.id)"
+        "    FROM accounts a JOIN down d ON a.parent_id = d.id WHERE d.depth < 100)"
+        " SELECT " ACCOUNT_COLS ", d.depth FROM down d JOIN accounts a ON a.id = d.id"
+        " ORDER BY d.path LIMIT 10001";
+    static const char value[] =
+        "SELECT c.currency, sum(c.annual_value_minor)::text FROM contracts c"
+        " WHERE c.account_id = ANY(string_to_array($1, ',')::bigint[])"
+        "   AND c.status = 'contract_active' AND c.start_date <= current_date"
+        "   AND c.end_date >= current_date GROUP BY c.currency ORDER BY c.currency";
+    static const char people[] =
+        "SELECT count(*) FROM stakeholders s"
+        " WHERE s.account_id = ANY(string_to_array($1, ',')::bigint[]) AND s.deleted_at IS NULL";
+    if (srv_account_access(c, "id", req->id, SRV_ACCESS_READ, NULL) != CC_OK)
+        return c->code;
+    PGresult *r = srv_sql(c, root, 1, req->id);
+    if (r == NULL)
+        return c->code;
+    const char *root_id = PQgetvalue(r, 0, 0);
+    r = srv_sql(c, tree, 1, root_id);
+    if (r == NULL)
+        return c->code;
+    int n = PQntuples(r);
+    if (n > 10000)
+        return srv_fail(c, CC_RESOURCE_EXHAUSTED, "the group has more than 10000 accounts");
+    Concord__V1__AccountHierarchy *h = arena_alloc(c->arena, sizeof(*h));
+    concord__v1__account_hierarchy__init(h);
+    h->nodes = arena_alloc(c->arena, sizeof(*h->nodes) * (size_t)n);
+    srv_buf ids = {0};
+    int depth_col = PQnfields(r) - 1;
+    for (int i = 0; i < n; i++) {
+        Concord__V1__HierarchyNode *node = arena_alloc(c->arena, sizeof(*node));
+        concord__v1__hierarchy_node__init(node);
+        node->account = account_from_row(c, r, i);
+        node->depth = atoi(PQgetvalue(r, i, depth_col));
+        h->nodes[h->n_nodes++] = node;
+        if (i)
+            srv_buf_put(c, &ids, ",", 1);
+        srv_buf_put(c, &ids, node->account->id, strlen(node->account->id));
+    }
+    h->account_count = n;
+    r = srv_sql(c, value, 1, ids.data);
+    if (r == NULL)
+        return c->code;
+    int nv = PQntuples(r);
+    h->annual_value = arena_alloc(c->arena, sizeof(*h->annual_value) * (size_t)(nv ? nv : 1));
+    for (int i = 0; i < nv; i++) {
+        Concord__V1__MoneyTotal *m = arena_alloc(c->arena, sizeof(*m));
+        concord__v1__money_total__init(m);
+        m->currency = PQgetvalue(r, i, 0);
+        m->amount_minor = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        h->annual_value[h->n_annual_value++] = m;
+    }
+    r = srv_sql(c, people, 1, ids.data);
+    if (r == NULL)
+        return c->code;
+    h->stakeholder_count = atoi(PQgetvalue(r, 0, 0));
+    *out = &h->base;
+    return CC_OK;
+}
+
+#define BULK_MAX 10000
+
+static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Concord__V1__BulkCreateAccountsRequest *req = (const void *)in;
+    static const char temp[] =
+        "CREATE TEMP TABLE bulk_accounts (ord int, name text, legal_name text, industry text,"
+        " region text, size_class text, selling_mode text, business_model text,"
+        " parent_id bigint, website text, tags text, notes text, owner_id bigint) ON COMMIT DROP";
+    static const char insert[] =
+        "INSERT INTO accounts (name, legal_name, industry, region, size_class, selling_mode,"
+        "   business_model, parent_id, website, tags, notes, owner_id)"
+        " SELECT name, legal_name, industry, region, size_class, selling_mode, business_model,"
+        "   parent_id, website, string_to_array(tags, E'\\x1f'), notes, owner_id"
+        " FROM bulk_accounts ORDER BY ord RETURNING id";
+    if (req->n_accounts == 0)
+        srv_violation(c, "accounts", "must hold at least one account");
+    if (req->n_accounts > BULK_MAX)
+        srv_violation(c, "accounts", "at most %d accounts per call", BULK_MAX);
+    if (srv_check(c) != CC_OK)
+        return c->code;
+    /* Validate every row first: all or nothing, with each bad field named. */
+    for (size_t i = 0; i < req->n_accounts && c->n_violations < 100; i++) {
+        size_t before = c->n_violations;
+        check_account(c, req->accounts[i]);
+        for (size_t v = before; v < c->n_violations; v++)
+            c->violations[v]->field = arena_printf(c->arena, "accounts[%zu].%s", i,
+                                                   c->violations[v]->field + strlen("account."));
+    }
+    if (srv_check(c) != CC_OK)
+        return c->code;
+    srv_buf buf = {0};
+    const char *p[ACCOUNT_PARAMS];
+    for (size_t i = 0; i < req->n_accounts; i++) {
+        account_params(c, req->accounts[i], p);
+        char ord[24];
+        int n = snprintf(ord, sizeof(ord), "%zu", i);
+        srv_buf_put(c, &buf, ord, (size_t)n);
+        for (int k = 0; k < ACCOUNT_PARAMS; k++) {
+            srv_buf_put(c, &buf, "\t", 1);
+            srv_copy_escape(c, &buf, p[k]);
+        }
+        srv_buf_put(c, &buf, "\n", 1);
+    }
+    if (srv_sql(c, temp, 0) == NULL ||
+        srv_copy_in(c, "COPY bulk_accounts (ord, name, legal_name, industry, region, size_class,"
+                       " selling_mode, business_model, parent_id, website, tags, notes, owner_id)"
+                       " FROM STDIN",
+                    buf.data, buf.len) != CC_OK)
+        return c->code;
+    PGresult *r = srv_sql(c, insert, 0);
+    if (r == NULL)
+        return explain_fk(c);
+    Concord__V1__BulkCreateAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
+    concord__v1__bulk_create_accounts_response__init(resp);
+    int n = PQntuples(r);
+    resp->created = n;
+    resp->ids = arena_alloc(c->arena, sizeof(char *) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++)
+        resp->ids[i] = PQgetvalue(r, i, 0);
+    resp->n_ids = (size_t)n;
+    const char *summary = arena_printf(c->arena, "{\"created\": %d, \"first_id\": \"%s\"}", n,
+                                       n ? resp->ids[0] : "");
+    static const char audit[] =
+        "INSERT INTO audit_log (actor_id, source, action, target_type, target_id, after)"
+        " VALUES ($1, $2, 'bulk_create_accounts', 'account', '', $3::jsonb)";
+    if (srv_sql(c, audit, 3, c->user.id ? c->user.id_text : NULL, c->source, summary) == NULL)
+        return c->code;
+    *out = &resp->base;
+    return CC_OK;
+}
+
 static const srv_method methods[] = {
     {"CreateAccount", create_account, SRV_WRITE},
     {"GetAccount", get_account, 0},
     {"ListAccounts", list_accounts, 0},
     {"UpdateAccount", update_account, SRV_WRITE},
     {"ArchiveAccount", archive_account, SRV_WRITE},
+    {"ScoreAccountIcp", score_account_icp, SRV_WRITE},
+    {"FindSimilarAccounts", find_similar_accounts, 0},
+    {"MergeAccounts", merge_accounts, SRV_WRITE},
+    {"GetAccountHierarchy", get_account_hierarchy, 0},
+    {"BulkCreateAccounts", bulk_create_accounts, SRV_WRITE},
     {NULL, NULL, 0},
 };
 

@@ -41,7 +41,7 @@ assert_eq "$CONCORD_ADMIN_USER" "$(cli -o json whoami | jq -r .user.username)" "
 
 # ---- accounts -------------------------------------------------------------------------------
 
-json=$(cli -o json account create --name "$run Alpha" --region EMEA --size large \
+json=$(cli -o json account create --allow-similar-name --name "$run Alpha" --region EMEA --size large \
     --selling-mode enterprise --tag blue --tag green) || true
 id=$(jq -r '.id // empty' <<<"$json" 2>/dev/null || true)
 if [ -n "$id" ]; then ok "account create -o json has an id"; else fail "account create -o json has an id" "$json"; fi
@@ -49,7 +49,7 @@ assert_eq '"1"' "$(jq -c .version <<<"$json")" "a new account has version \"1\""
 assert_eq LARGE "$(jq -r .sizeClass <<<"$json")" "--size is stored as LARGE"
 
 for n in Bravo Charlie Delta Echo; do
-    check "account create $n" cli account create --name "$run $n" --region EMEA
+    check "account create $n" cli account create --allow-similar-name --name "$run $n" --region EMEA
 done
 
 check "account get" cli account get "$id"

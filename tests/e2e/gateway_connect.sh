@@ -87,7 +87,7 @@ assert_eq object "$(jget type)" "ListAccounts returns a JSON object"
 
 name="Gateway Test $run"
 call AccountService/CreateAccount \
-    "{\"account\":{\"name\":\"$name\",\"industry\":\"higher education\",\"region\":\"EMEA\",\"sizeClass\":\"LARGE\",\"tags\":[\"gw\"]}}" \
+    "{\"allowSimilarName\":true,\"account\":{\"name\":\"$name\",\"industry\":\"higher education\",\"region\":\"EMEA\",\"sizeClass\":\"LARGE\",\"tags\":[\"gw\"]}}" \
     "${auth[@]}"
 assert_eq 200 "$status" "CreateAccount answers 200"
 id=$(jget .id)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "arena.h"
 #include "fuzz_util.h"
 #include "wire_frame.h"
@@ -67,8 +68,7 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
                       : (again->id != f->id || again->kind_case != f->kind_case))
         abort();
     expected_frame e = {buf + WIRE_HEADER_SIZE, packed_body, 0};
-    if (wire_decoder_feed(&d, buf, blen, on_copy, &e) != 0 || e.seen != 1 ||
-        !wire_decoder_idle(&d))
+    if (wire_decoder_feed(&d, buf, blen, on_copy, &e) != 0 || e.seen != 1 || !wire_decoder_idle(&d))
         abort();
     wire_decoder_free(&d);
     free(buf);

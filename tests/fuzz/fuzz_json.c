@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "arena.h"
 #include "fuzz_util.h"
 #include "pjson.h"

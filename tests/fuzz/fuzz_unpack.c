@@ -6,12 +6,14 @@
  * Input: byte 0 picks the method (modulo their number), byte 1 bit 0 the
  * response type instead of the request; the rest is the encoded message.
  * Invariants checked (abort on violation): a message that unpacks packs and
- * unpacks again (unless it kept unknown fields, see fuzz_util.h); its JSON encoding (strings may hold any bytes after a binary
- * unpack, enums any number) is always valid JSON.
+ * unpacks again (unless it kept unknown fields, see fuzz_util.h); its JSON
+ * encoding is always valid JSON, though after a binary unpack strings may
+ * hold any bytes and enums any number.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "arena.h"
 #include "fuzz_util.h"
 #include "pjson.h"
@@ -36,8 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf = malloc(plen ? plen : 1);
     if (buf == NULL || protobuf_c_message_pack(m, buf) != plen)
         abort();
-    if (protobuf_c_message_unpack(desc, arena_pbc(&a), plen, buf) == NULL &&
-        !fuzz_has_unknown(m))
+    if (protobuf_c_message_unpack(desc, arena_pbc(&a), plen, buf) == NULL && !fuzz_has_unknown(m))
         abort();
     free(buf);
 

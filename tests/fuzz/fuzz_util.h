@@ -13,7 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
 #include <protobuf-c/protobuf-c.h>
+
 #include "cc_services.h"
 
 static inline size_t fuzz_method_count(void)

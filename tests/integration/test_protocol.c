@@ -77,6 +77,8 @@ static Concord__V1__Account *create_account(cc_conn *c, const char *name, const 
     a.industry = "higher education";
     a.size_class = CONCORD__V1__SIZE_CLASS__LARGE;
     req.account = &a;
+    /* Test names share a run prefix; duplicate detection has a test of its own. */
+    req.allow_similar_name = 1;
     if (key)
         cc_conn_set_idempotency_key(c, key);
     ProtobufCMessage *resp = NULL;
@@ -321,6 +323,51 @@ static void idempotent_create_writes_once(void **state)
     assert_int_equal(code, CC_FAILED_PRECONDITION);
     protobuf_c_message_free_unpacked(&a->base, NULL);
     protobuf_c_message_free_unpacked(&b->base, NULL);
+    cc_conn_free(c);
+}
+
+static void similar_names_need_confirmation(void **state)
+{
+    cc_conn *c = connect_or_die();
+    cc_conn_set_token(c, admin_token);
+    char name[96];
+    snprintf(name, sizeof(name), "Zephyr Polytechnic Institute %s", run_id);
+    int code;
+    Concord__V1__Account *a = create_account(c, name, NULL, &code);
+    assert_int_equal(code, CC_OK);
+    /* Without allow_similar_name, a near-identical name is refused, naming the account. */
+    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
+    Concord__V1__Account b = CONCORD__V1__ACCOUNT__INIT;
+    char similar[100];
+    snprintf(similar, sizeof(similar), "Zephyr Polytechnic Inst. %s", run_id);
+    b.name = similar;
+    req.account = &b;
+    ProtobufCMessage *resp = NULL;
+    const cc_status *st;
+    code = cc_invoke(c, "concord.v1.AccountService/CreateAccount", &req.base,
+                     &concord__v1__account__descriptor, &resp, &st);
+    assert_int_equal(code, CC_FAILED_PRECONDITION);
+    assert_non_null(strstr(st->message, a->id));
+    assert_non_null(strstr(st->message, "allow_similar_name"));
+    /* FindSimilarAccounts ranks it first. */
+    Concord__V1__FindSimilarAccountsRequest fr = CONCORD__V1__FIND_SIMILAR_ACCOUNTS_REQUEST__INIT;
+    fr.name = similar;
+    assert_int_equal(cc_invoke(c, "concord.v1.AccountService/FindSimilarAccounts", &fr.base,
+                               &concord__v1__find_similar_accounts_response__descriptor, &resp,
+                               NULL),
+                     CC_OK);
+    Concord__V1__FindSimilarAccountsResponse *fs = (void *)resp;
+    assert_true(fs->n_accounts >= 1);
+    assert_string_equal(fs->accounts[0]->id, a->id);
+    assert_true(fs->accounts[0]->similarity >= 0.5 && fs->accounts[0]->similarity <= 1.0);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    /* Confirmed, it is created. */
+    req.allow_similar_name = 1;
+    assert_int_equal(cc_invoke(c, "concord.v1.AccountService/CreateAccount", &req.base,
+                               &concord__v1__account__descriptor, &resp, NULL),
+                     CC_OK);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
     cc_conn_free(c);
 }
 
@@ -576,6 +623,7 @@ int main(void)
         cmocka_unit_test(invalid_fields_are_named),
         cmocka_unit_test(list_paginates_with_filters),
         cmocka_unit_test(idempotent_create_writes_once),
+        cmocka_unit_test(similar_names_need_confirmation),
         cmocka_unit_test(other_members_do_not_see_the_account),
         cmocka_unit_test(app_role_without_caller_sees_nothing),
         cmocka_unit_test(unknown_method_is_unimplemented),

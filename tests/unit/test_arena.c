@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
+
 #include "arena.h"
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/wire.pb-c.h"
@@ -228,12 +230,9 @@ static void protobuf_unpack(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(alignment),
-        cmocka_unit_test(distinct_and_zeroed),
-        cmocka_unit_test(big_allocations),
-        cmocka_unit_test(cleanups_in_reverse),
-        cmocka_unit_test(reuse_after_reset),
-        cmocka_unit_test(strings),
+        cmocka_unit_test(alignment),         cmocka_unit_test(distinct_and_zeroed),
+        cmocka_unit_test(big_allocations),   cmocka_unit_test(cleanups_in_reverse),
+        cmocka_unit_test(reuse_after_reset), cmocka_unit_test(strings),
         cmocka_unit_test(protobuf_unpack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
+
 #include "cfg.h"
 
 typedef struct settings {
@@ -32,8 +34,8 @@ static const cfg_key keys[] = {
      "address and port to listen on", 0, 0},
     {"server", "workers", CFG_INT, offsetof(settings, workers), "4", "worker threads", 1, 64},
     {"server", "tls", CFG_BOOL, offsetof(settings, tls), "true", "require TLS", 0, 0},
-    {"server", "max_frame", CFG_SIZE, offsetof(settings, max_frame), "4M",
-     "largest frame accepted", 1024, 64 * 1024 * 1024},
+    {"server", "max_frame", CFG_SIZE, offsetof(settings, max_frame), "4M", "largest frame accepted",
+     1024, 64 * 1024 * 1024},
     {"server", "buffer", CFG_SIZE, offsetof(settings, buffer), "0", "read buffer size", 0, 0},
     {"server", "call_timeout", CFG_MS, offsetof(settings, call_timeout), "30s",
      "deadline of a call", 1, 3600000},
@@ -100,8 +102,7 @@ static int load(fixture *fx, const char *config_file, int *argc_out, char **argv
     va_end(ap);
     argv[argc] = NULL;
     fx->err[0] = '\0';
-    int rc = cfg_load(keys, &fx->s, "CONCORD", config_file, &argc, argv, fx->err,
-                      sizeof(fx->err));
+    int rc = cfg_load(keys, &fx->s, "CONCORD", config_file, &argc, argv, fx->err, sizeof(fx->err));
     if (argc_out != NULL) {
         *argc_out = argc;
         for (int i = 0; i <= argc; i++)
@@ -162,9 +163,8 @@ static void config_flag(void **state)
     int argc;
     char *argv[16];
     /* --config FILE wins over the caller's default file, and is consumed. */
-    assert_int_equal(load(fx, "/nonexistent/concordd.ini", &argc, argv, "--config", fx->path,
-                          "serve", NULL),
-                     0);
+    assert_int_equal(
+        load(fx, "/nonexistent/concordd.ini", &argc, argv, "--config", fx->path, "serve", NULL), 0);
     assert_int_equal(fx->s.workers, 12);
     assert_int_equal(argc, 2);
     assert_string_equal(argv[1], "serve");
@@ -268,9 +268,9 @@ static void sizes(void **state)
         const char *text;
         size_t value;
     } ok[] = {
-        {"65536", 65536},      {"64k", 65536},           {"64K", 65536},
-        {"64kb", 65536},       {"4M", 4u * 1024 * 1024}, {"4mb", 4u * 1024 * 1024},
-        {"64M", 64u << 20},    {"1024", 1024},           {"2 k", 2048},
+        {"65536", 65536},   {"64k", 65536},           {"64K", 65536},
+        {"64kb", 65536},    {"4M", 4u * 1024 * 1024}, {"4mb", 4u * 1024 * 1024},
+        {"64M", 64u << 20}, {"1024", 1024},           {"2 k", 2048},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         char flag[64];
@@ -312,7 +312,7 @@ static void durations(void **state)
         const char *text;
         unsigned value;
     } ok[] = {
-        {"500", 500},   {"500ms", 500},  {"30s", 30000},       {"5m", 300000},
+        {"500", 500},    {"500ms", 500},  {"30s", 30000},  {"5m", 300000},
         {"1min", 60000}, {"1h", 3600000}, {"10 s", 10000},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

@@ -9,16 +9,17 @@
  * not use yet: floating point, unsigned 64-bit, maps, repeated bytes and
  * enums, Duration, and recursion deep enough to reach PJSON_MAX_DEPTH.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
+
 #include <cmocka.h>
+
 #include "arena.h"
-#include "pjson.h"
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 #include "concord/v1/wire.pb-c.h"
@@ -26,6 +27,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "pjson.h"
 
 /* 2026-11-22T10:00:00Z */
 #define T_2026 1795341600LL
@@ -41,27 +43,35 @@ typedef struct pt_entry {
 typedef struct pt_node pt_node;
 struct pt_node {
     ProtobufCMessage base;
-    double d;                            /* 1 */
-    float f;                             /* 2 */
-    uint64_t u64;                        /* 3 */
-    int32_t s32;                         /* 4, sint32 */
-    uint32_t u32;                        /* 5 */
-    protobuf_c_boolean b;                /* 6 */
-    size_t n_blobs;                      /* 7, repeated bytes */
+    double d;             /* 1 */
+    float f;              /* 2 */
+    uint64_t u64;         /* 3 */
+    int32_t s32;          /* 4, sint32 */
+    uint32_t u32;         /* 5 */
+    protobuf_c_boolean b; /* 6 */
+    size_t n_blobs;       /* 7, repeated bytes */
     ProtobufCBinaryData *blobs;
-    size_t n_labels;                     /* 8, map<string, int32> */
+    size_t n_labels; /* 8, map<string, int32> */
     pt_entry **labels;
     pt_node *child;                      /* 9 */
     char *name;                          /* 10 */
     Google__Protobuf__Duration *timeout; /* 11 */
     size_t n_nums;                       /* 12, repeated sfixed64 */
     int64_t *nums;
-    size_t n_tiers;                      /* 13, repeated concord.v1.Tier */
+    size_t n_tiers; /* 13, repeated concord.v1.Tier */
     int *tiers;
+    struct pt_string_value *alias; /* 14, google.protobuf.StringValue */
 };
+
+/* The shape of google.protobuf.StringValue, whose JSON form is the bare string. */
+typedef struct pt_string_value {
+    ProtobufCMessage base;
+    char *value;
+} pt_string_value;
 
 static const ProtobufCMessageDescriptor pt_entry_desc;
 static const ProtobufCMessageDescriptor pt_node_desc;
+static const ProtobufCMessageDescriptor pt_string_value_desc;
 
 static void pt_entry_init(ProtobufCMessage *m)
 {
@@ -82,53 +92,104 @@ static void pt_node_init(ProtobufCMessage *m)
 static const ProtobufCFieldDescriptor pt_entry_fields[2] = {
     {"key", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0, offsetof(pt_entry, key), NULL,
      &protobuf_c_empty_string, 0, 0, NULL, NULL},
-    {"value", 2, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_INT32, 0, offsetof(pt_entry, value),
-     NULL, NULL, 0, 0, NULL, NULL},
+    {"value", 2, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_INT32, 0, offsetof(pt_entry, value), NULL,
+     NULL, 0, 0, NULL, NULL},
 };
 static const unsigned pt_entry_by_name[] = {0, 1};
 static const ProtobufCIntRange pt_entry_ranges[] = {{1, 0}, {0, 2}};
 static const ProtobufCMessageDescriptor pt_entry_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "pjtest.Node.LabelsEntry", "LabelsEntry",
-    "PtEntry", "pjtest", sizeof(pt_entry), 2, pt_entry_fields, pt_entry_by_name, 1,
-    pt_entry_ranges, pt_entry_init, NULL, NULL, NULL};
+    .magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+    .name = "pjtest.Node.LabelsEntry",
+    .short_name = "LabelsEntry",
+    .c_name = "PtEntry",
+    .package_name = "pjtest",
+    .sizeof_message = sizeof(pt_entry),
+    .n_fields = 2,
+    .fields = pt_entry_fields,
+    .fields_sorted_by_name = pt_entry_by_name,
+    .n_field_ranges = 1,
+    .field_ranges = pt_entry_ranges,
+    .message_init = pt_entry_init,
+};
+
+static void pt_string_value_init(ProtobufCMessage *m)
+{
+    pt_string_value *v = (pt_string_value *)m;
+    memset(v, 0, sizeof(*v));
+    v->base.descriptor = &pt_string_value_desc;
+    v->value = (char *)protobuf_c_empty_string;
+}
+
+static const ProtobufCFieldDescriptor pt_string_value_fields[1] = {
+    {"value", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0, offsetof(pt_string_value, value),
+     NULL, &protobuf_c_empty_string, 0, 0, NULL, NULL},
+};
+static const unsigned pt_string_value_by_name[] = {0};
+static const ProtobufCIntRange pt_string_value_ranges[] = {{1, 0}, {0, 1}};
+static const ProtobufCMessageDescriptor pt_string_value_desc = {
+    .magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+    .name = "google.protobuf.StringValue",
+    .short_name = "StringValue",
+    .c_name = "PtStringValue",
+    .package_name = "pjtest",
+    .sizeof_message = sizeof(pt_string_value),
+    .n_fields = 1,
+    .fields = pt_string_value_fields,
+    .fields_sorted_by_name = pt_string_value_by_name,
+    .n_field_ranges = 1,
+    .field_ranges = pt_string_value_ranges,
+    .message_init = pt_string_value_init,
+};
 
 #define PT_REP(name) offsetof(pt_node, n_##name), offsetof(pt_node, name)
-static const ProtobufCFieldDescriptor pt_node_fields[13] = {
-    {"d", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_DOUBLE, 0, offsetof(pt_node, d), NULL, NULL,
-     0, 0, NULL, NULL},
-    {"f", 2, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_FLOAT, 0, offsetof(pt_node, f), NULL, NULL,
-     0, 0, NULL, NULL},
-    {"u64", 3, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_UINT64, 0, offsetof(pt_node, u64), NULL,
-     NULL, 0, 0, NULL, NULL},
-    {"s32", 4, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_SINT32, 0, offsetof(pt_node, s32), NULL,
-     NULL, 0, 0, NULL, NULL},
-    {"u32", 5, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_UINT32, 0, offsetof(pt_node, u32), NULL,
-     NULL, 0, 0, NULL, NULL},
-    {"b", 6, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_BOOL, 0, offsetof(pt_node, b), NULL, NULL, 0,
+static const ProtobufCFieldDescriptor pt_node_fields[14] = {
+    {"d", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_DOUBLE, 0, offsetof(pt_node, d), NULL, NULL, 0,
      0, NULL, NULL},
-    {"blobs", 7, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_BYTES, PT_REP(blobs), NULL, NULL, 0,
+    {"f", 2, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_FLOAT, 0, offsetof(pt_node, f), NULL, NULL, 0,
      0, NULL, NULL},
+    {"u64", 3, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_UINT64, 0, offsetof(pt_node, u64), NULL, NULL,
+     0, 0, NULL, NULL},
+    {"s32", 4, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_SINT32, 0, offsetof(pt_node, s32), NULL, NULL,
+     0, 0, NULL, NULL},
+    {"u32", 5, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_UINT32, 0, offsetof(pt_node, u32), NULL, NULL,
+     0, 0, NULL, NULL},
+    {"b", 6, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_BOOL, 0, offsetof(pt_node, b), NULL, NULL, 0, 0,
+     NULL, NULL},
+    {"blobs", 7, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_BYTES, PT_REP(blobs), NULL, NULL, 0, 0,
+     NULL, NULL},
     {"labels", 8, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE, PT_REP(labels),
      &pt_entry_desc, NULL, 0, 0, NULL, NULL},
     {"child", 9, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_MESSAGE, 0, offsetof(pt_node, child),
      &pt_node_desc, NULL, 0, 0, NULL, NULL},
     {"name", 10, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0, offsetof(pt_node, name), NULL,
      &protobuf_c_empty_string, 0, 0, NULL, NULL},
-    {"timeout", 11, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_MESSAGE, 0,
-     offsetof(pt_node, timeout), &google__protobuf__duration__descriptor, NULL, 0, 0, NULL,
-     NULL},
+    {"timeout", 11, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_MESSAGE, 0, offsetof(pt_node, timeout),
+     &google__protobuf__duration__descriptor, NULL, 0, 0, NULL, NULL},
     {"nums", 12, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_SFIXED64, PT_REP(nums), NULL, NULL, 0,
      0, NULL, NULL},
     {"tiers", 13, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_ENUM, PT_REP(tiers),
      &concord__v1__tier__descriptor, NULL, 0, 0, NULL, NULL},
+    {"alias", 14, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_MESSAGE, 0, offsetof(pt_node, alias),
+     &pt_string_value_desc, NULL, 0, 0, NULL, NULL},
 };
-/* Field indices in name order: b blobs child d f labels name nums s32 tiers timeout u32 u64. */
-static const unsigned pt_node_by_name[] = {5, 6, 8, 0, 1, 7, 9, 11, 3, 12, 10, 4, 2};
-static const ProtobufCIntRange pt_node_ranges[] = {{1, 0}, {0, 13}};
+/* Field indices in name order: alias b blobs child d f labels name nums s32 tiers timeout u32 u64.
+ */
+static const unsigned pt_node_by_name[] = {13, 5, 6, 8, 0, 1, 7, 9, 11, 3, 12, 10, 4, 2};
+static const ProtobufCIntRange pt_node_ranges[] = {{1, 0}, {0, 14}};
 static const ProtobufCMessageDescriptor pt_node_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "pjtest.Node", "Node", "PtNode", "pjtest",
-    sizeof(pt_node), 13, pt_node_fields, pt_node_by_name, 1, pt_node_ranges, pt_node_init,
-    NULL, NULL, NULL};
+    .magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+    .name = "pjtest.Node",
+    .short_name = "Node",
+    .c_name = "PtNode",
+    .package_name = "pjtest",
+    .sizeof_message = sizeof(pt_node),
+    .n_fields = 14,
+    .fields = pt_node_fields,
+    .fields_sorted_by_name = pt_node_by_name,
+    .n_field_ranges = 1,
+    .field_ranges = pt_node_ranges,
+    .message_init = pt_node_init,
+};
 
 /* --------------------------------------------------------------- helpers -- */
 
@@ -181,12 +242,12 @@ static void expect_error(const ProtobufCMessageDescriptor *desc, const char *tex
     for (int pass = 0; pass < 2; pass++) {
         ProtobufCMessage *m = (ProtobufCMessage *)1;
         pjson_error err;
-        int rc = pjson_decode(desc, text, strlen(text), pass ? NULL : arena_pbc(&test_arena),
-                              &m, &err);
+        int rc =
+            pjson_decode(desc, text, strlen(text), pass ? NULL : arena_pbc(&test_arena), &m, &err);
         if (rc != CC_EJSON || strcmp(err.field, field) != 0 ||
             strstr(err.description, needle) == NULL)
-            print_error("input %s: rc %d field [%s] description [%s]; expected [%s] ~ %s\n",
-                        text, rc, err.field, err.description, field, needle);
+            print_error("input %s: rc %d field [%s] description [%s]; expected [%s] ~ %s\n", text,
+                        rc, err.field, err.description, field, needle);
         assert_int_equal(rc, CC_EJSON);
         assert_null(m);
         assert_string_equal(err.field, field);
@@ -394,8 +455,7 @@ static void integers(void **state)
         &concord__v1__update_account_request__descriptor, "{\"version\":9007199254740992}");
     assert_true(u->version == 9007199254740992LL);
     u = (Concord__V1__UpdateAccountRequest *)decode_ok(
-        &concord__v1__update_account_request__descriptor,
-        "{\"version\":\"9223372036854775807\"}");
+        &concord__v1__update_account_request__descriptor, "{\"version\":\"9223372036854775807\"}");
     assert_true(u->version == INT64_MAX);
     assert_encodes_to(&u->base, "{\"version\":\"9223372036854775807\"}");
 
@@ -476,8 +536,8 @@ static void timestamps(void **state)
 
     /* Any offset on input; stored and written back in UTC. */
     Concord__V1__Account *b = (Concord__V1__Account *)decode_ok(
-        &concord__v1__account__descriptor,
-        "{\"createTime\":\"2026-11-22T12:00:00+02:00\",\"updateTime\":\"2026-11-22t04:30:00.25-05:30\"}");
+        &concord__v1__account__descriptor, "{\"createTime\":\"2026-11-22T12:00:00+02:00\","
+                                           "\"updateTime\":\"2026-11-22t04:30:00.25-05:30\"}");
     assert_true(b->create_time->seconds == T_2026);
     assert_true(b->update_time->seconds == T_2026);
     assert_int_equal(b->update_time->nanos, 250000000);
@@ -487,10 +547,19 @@ static void timestamps(void **state)
     const ProtobufCMessageDescriptor *ad = &concord__v1__account__descriptor;
     static const char *const bad[] = {
         "2026-02-29T00:00:00Z", /* not a leap year */
-        "2026-11-22 10:00:00Z", "2026-11-22T10:00:00", "2026-11-22T24:00:00Z",
-        "2026-13-01T00:00:00Z", "2026-11-22T10:00:60Z", "2026-11-22T10:00:00.Z",
-        "2026-11-22T10:00:00.1234567890Z", "2026-11-22T10:00:00+2:00", "2026-11-22T10:00:00Zx",
-        "0000-01-01T00:00:00Z", "+2026-11-22T10:00:00Z", "2026-1-22T10:00:00Z", "",
+        "2026-11-22 10:00:00Z",
+        "2026-11-22T10:00:00",
+        "2026-11-22T24:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-11-22T10:00:60Z",
+        "2026-11-22T10:00:00.Z",
+        "2026-11-22T10:00:00.1234567890Z",
+        "2026-11-22T10:00:00+2:00",
+        "2026-11-22T10:00:00Zx",
+        "0000-01-01T00:00:00Z",
+        "+2026-11-22T10:00:00Z",
+        "2026-1-22T10:00:00Z",
+        "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[96];
@@ -540,6 +609,10 @@ static void field_masks(void **state)
     expect_error(ud, "{\"updateMask\":\"name,\"}", "update_mask", "not a valid field mask");
     expect_error(ud, "{\"updateMask\":\"a..b\"}", "update_mask", "not a valid field mask");
     expect_error(ud, "{\"updateMask\":\"name tags\"}", "update_mask", "not a valid field mask");
+    expect_error(ud, "{\"updateMask\":\"name,_\"}", "update_mask", "not a valid field mask");
+    expect_error(ud, "{\"updateMask\":\"legal__name\"}", "update_mask", "not a valid field mask");
+    expect_error(ud, "{\"updateMask\":\"legal_Name\"}", "update_mask", "not a valid field mask");
+    expect_error(ud, "{\"updateMask\":\"a_1\"}", "update_mask", "not a valid field mask");
 }
 
 static void bytes_and_oneof(void **state)
@@ -586,7 +659,10 @@ static void bytes_and_oneof(void **state)
     assert_int_equal(call->kind_case, CONCORD__V1__FRAME__KIND_CALL);
     assert_string_equal(call->call->method, "concord.v1.AccountService/GetAccount");
     assert_int_equal(call->call->payload.len, 4);
-    assert_memory_equal(call->call->payload.data, "\x0a\x02" "a1", 4);
+    assert_memory_equal(call->call->payload.data,
+                        "\x0a\x02"
+                        "a1",
+                        4);
 
     const ProtobufCMessageDescriptor *fd = &concord__v1__frame__descriptor;
     expect_error(fd, "{\"call\":{},\"reply\":{}}", "reply", "only one of a oneof");
@@ -604,8 +680,8 @@ static void bytes_and_oneof(void **state)
 
 static void repeated_fields(void **state)
 {
-    Concord__V1__Account *a = (Concord__V1__Account *)decode_ok(
-        &concord__v1__account__descriptor, "{\"tags\":[\"a\",\"\",\"c\"]}");
+    Concord__V1__Account *a = (Concord__V1__Account *)decode_ok(&concord__v1__account__descriptor,
+                                                                "{\"tags\":[\"a\",\"\",\"c\"]}");
     assert_int_equal(a->n_tags, 3);
     assert_string_equal(a->tags[0], "a");
     assert_string_equal(a->tags[1], "");
@@ -625,9 +701,8 @@ static void repeated_fields(void **state)
         "{\"accounts\":[{\"id\":\"1\"},{\"id\":\"2\",\"tags\":[\"x\"]}],\"totalSize\":\"2\"}");
     assert_int_equal(l->n_accounts, 2);
     assert_string_equal(l->accounts[1]->tags[0], "x");
-    assert_encodes_to(&l->base,
-                      "{\"accounts\":[{\"id\":\"1\"},{\"id\":\"2\",\"tags\":[\"x\"]}],"
-                      "\"totalSize\":\"2\"}");
+    assert_encodes_to(&l->base, "{\"accounts\":[{\"id\":\"1\"},{\"id\":\"2\",\"tags\":[\"x\"]}],"
+                                "\"totalSize\":\"2\"}");
 }
 
 static void document_errors(void **state)
@@ -698,11 +773,12 @@ static void generic_types(void **state)
     assert_true(n->nums[0] == INT64_MIN);
     assert_int_equal(n->tiers[0], CONCORD__V1__TIER__TIER_B);
     assert_int_equal(n->tiers[1], CONCORD__V1__TIER__TIER_S);
-    assert_encodes_to(&n->base,
-                      "{\"d\":2.5,\"f\":0.10000000000000001,\"u64\":\"18446744073709551615\","
-                      "\"s32\":-7,\"u32\":7,\"b\":true,\"blobs\":[\"AA==\",\"\"],\"labels\":{\"x\":1,\"y\":-2},"
-                      "\"name\":\"n\",\"timeout\":\"-1.500s\",\"nums\":[\"-9223372036854775808\","
-                      "\"5\"],\"tiers\":[\"TIER_B\",\"TIER_S\"]}");
+    assert_encodes_to(
+        &n->base,
+        "{\"d\":2.5,\"f\":0.10000000000000001,\"u64\":\"18446744073709551615\","
+        "\"s32\":-7,\"u32\":7,\"b\":true,\"blobs\":[\"AA==\",\"\"],\"labels\":{\"x\":1,\"y\":-2},"
+        "\"name\":\"n\",\"timeout\":\"-1.500s\",\"nums\":[\"-9223372036854775808\","
+        "\"5\"],\"tiers\":[\"TIER_B\",\"TIER_S\"]}");
 
     n = (pt_node *)decode_ok(&pt_node_desc,
                              "{\"d\":\"NaN\",\"f\":\"-Infinity\",\"timeout\":\"3s\"}");
@@ -732,11 +808,23 @@ static void generic_types(void **state)
     expect_error(&pt_node_desc, "{\"child\":{\"child\":{\"u32\":-1}}}", "child.child.u32",
                  "out of range");
 
+    /* google.protobuf.StringValue is its bare value; an empty one is still present. */
+    n = (pt_node *)decode_ok(&pt_node_desc, "{\"alias\":\"x\"}");
+    assert_non_null(n->alias);
+    assert_string_equal(n->alias->value, "x");
+    assert_encodes_to(&n->base, "{\"alias\":\"x\"}");
+    n = (pt_node *)decode_ok(&pt_node_desc, "{\"alias\":\"\"}");
+    assert_non_null(n->alias);
+    assert_encodes_to(&n->base, "{\"alias\":\"\"}");
+    expect_error(&pt_node_desc, "{\"alias\":{\"value\":\"x\"}}", "alias", "expected a string");
+
     /* Output: non-UTF-8 bytes in a string (a binary unpack does not check) become U+FFFD. */
     pt_node bad;
     pt_node_init(&bad.base);
-    bad.name = "a\xff" "b";
-    assert_encodes_to(&bad.base, "{\"name\":\"a\xef\xbf\xbd" "b\"}");
+    bad.name = "a\xff"
+               "b";
+    assert_encodes_to(&bad.base, "{\"name\":\"a\xef\xbf\xbd"
+                                 "b\"}");
 }
 
 /* Builds {"child":{"child":...}} nested n levels. */
@@ -815,8 +903,8 @@ static void system_allocator(void **state)
         "",
     };
     for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
-        assert_int_equal(pjson_decode(&concord__v1__frame__descriptor, frames[i],
-                                      strlen(frames[i]), NULL, &m, &err),
+        assert_int_equal(pjson_decode(&concord__v1__frame__descriptor, frames[i], strlen(frames[i]),
+                                      NULL, &m, &err),
                          0);
         char *s = pjson_encode(m);
         assert_non_null(s);
@@ -824,14 +912,11 @@ static void system_allocator(void **state)
         protobuf_c_message_free_unpacked(m, NULL);
     }
 
-    assert_int_equal(pjson_decode(&pt_node_desc,
-                                  "{\"labels\":{\"a\":1,\"\":2},\"blobs\":[\"AA==\"],"
-                                  "\"child\":{\"name\":\"x\",\"timeout\":\"1s\"},\"nums\":[1]}",
-                                  strlen("{\"labels\":{\"a\":1,\"\":2},\"blobs\":[\"AA==\"],"
-                                         "\"child\":{\"name\":\"x\",\"timeout\":\"1s\"},"
-                                         "\"nums\":[1]}"),
-                                  NULL, &m, &err),
-                     0);
+    const char *node = "{\"labels\":{\"a\":1,\"\":2},\"blobs\":[\"AA==\"],\"alias\":\"\","
+                       "\"child\":{\"name\":\"x\",\"timeout\":\"1s\",\"alias\":\"y\"},"
+                       "\"nums\":[1],\"tiers\":[2]}";
+    assert_int_equal(pjson_decode(&pt_node_desc, node, strlen(node), NULL, &m, &err), 0);
+    assert_string_equal(((pt_node *)m)->child->alias->value, "y");
     protobuf_c_message_free_unpacked(m, NULL);
 
     Concord__V1__UpdateAccountRequest *ur = NULL;

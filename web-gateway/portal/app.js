@@ -222,21 +222,33 @@
       businessModel: el('select', { id: 'new-model', name: 'businessModel' }, options(MODELS, '', 'Not known')),
     };
     const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, 'Create account');
-    const form = el('form', { id: 'create-form', class: 'grid-form', onsubmit: async (ev) => {
-      ev.preventDefault();
-      box.hidden = true;
+    // Similar names are refused unless the user confirms: the server names the
+    // look-alikes and "Create anyway" repeats the call with allowSimilarName.
+    async function create(allowSimilarName) {
       const account = {};
       for (const [key, input] of Object.entries(f)) if (input.value.trim()) account[key] = input.value.trim();
       submit.disabled = true;
       try {
-        const created = await call('AccountService', 'CreateAccount', { account });
+        const created = await call('AccountService', 'CreateAccount', { account, allowSimilarName });
         form.reset();
+        box.hidden = true;
         onCreated(created);
       } catch (err) {
-        showError(box, err);
+        if (err.code === 'failed_precondition' && /similar names/.test(err.message)) {
+          const anyway = el('button', { type: 'button', id: 'create-anyway', class: 'btn',
+            onclick: () => create(true) }, 'Create anyway');
+          showError(box, Object.assign(err, { title: 'Possible duplicate.' }), anyway);
+        } else {
+          showError(box, err);
+        }
       } finally {
         submit.disabled = false;
       }
+    }
+    const form = el('form', { id: 'create-form', class: 'grid-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      box.hidden = true;
+      await create(false);
     } },
     box,
     field('Name', f.name), field('Industry', f.industry), field('Region', f.region),

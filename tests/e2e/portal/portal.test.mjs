@@ -128,6 +128,9 @@ try {
     await page.selectOption('#new-size', 'LARGE');
     await page.selectOption('#new-mode', 'CONSULTATIVE');
     await page.click('#create-form button[type=submit]');
+    // Accounts of other tests may look alike: the portal then asks for confirmation.
+    await page.waitForSelector('#account-title, #create-anyway');
+    if (await page.$('#create-anyway')) await page.click('#create-anyway');
     await page.waitForSelector('#account-title');
     expect((await page.textContent('#account-title')) === name, 'the new account\'s detail page');
     expect(/^#\/accounts\/.+/.test(await page.evaluate(() => location.hash)), 'a detail URL');
