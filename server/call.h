@@ -58,6 +58,8 @@ typedef struct srv_call {
     Concord__V1__FieldViolation **violations;
     size_t n_violations;
     size_t cap_violations;
+    /* Set by a handler whose writes must stay although it fails (failed-login counters). */
+    int commit_on_failure;
     /* What a denied call was after, for the audit row (default: the call). */
     const char *denied_type;
     const char *denied_id;

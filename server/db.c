@@ -66,8 +66,12 @@ int db_ensure(srv_db *db)
     return 0;
 }
 
-static const char *prepare(srv_db *db, const char *sql, int nparams)
+/* Returns the statement's name, or NULL with *error set to the failed
+ * PREPARE's result (the caller hands it back: it carries the real SQLSTATE,
+ * and the transaction is now aborted anyway). */
+static const char *prepare(srv_db *db, const char *sql, int nparams, PGresult **error)
 {
+    *error = NULL;
     for (int i = 0; i < db->n_stmts; i++)
         if (db->stmts[i].sql == sql)
             return db->stmts[i].name;
@@ -76,10 +80,8 @@ static const char *prepare(srv_db *db, const char *sql, int nparams)
     db_stmt *s = &db->stmts[db->n_stmts];
     snprintf(s->name, sizeof(s->name), "s%d", db->n_stmts);
     PGresult *r = PQprepare(db->conn, s->name, sql, nparams, NULL);
-    int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        /* Hand the error back through an unprepared run so the caller sees it. */
-        PQclear(r);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *error = r;
         return NULL;
     }
     PQclear(r);
@@ -92,16 +94,15 @@ PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *p
 {
     if (db->conn == NULL)
         return NULL;
-    const char *name = prepare(db, sql, nparams);
+    PGresult *error;
+    const char *name = prepare(db, sql, nparams, &error);
     if (name == NULL) {
-        if (db_broken(db))
-            return NULL;
+        if (error != NULL || db_broken(db))
+            return error;
+        /* The cache is full: run it unprepared. */
         return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     }
-    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
-    if (r == NULL && db_broken(db))
-        return NULL;
-    return r;
+    return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
 }
 
 PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params)

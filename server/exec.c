@@ -14,6 +14,7 @@
 #include <string.h>
 #include "auth.h"
 #include "cc_log.h"
+#include "pb_check.h"
 #include "pool.h"
 #include "wire_frame.h"
 #include "worker.h"
@@ -262,6 +263,17 @@ void srv_exec(srv_worker *w, srv_job *job)
         srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call waited longer than its deadline");
         goto reply;
     }
+    pb_check_error perr;
+    if (pb_check(rt->method->input, job->payload, job->len, &perr) != 0) {
+        if (perr.field[0]) {
+            srv_violation(&c, perr.field, "%s", perr.description);
+            srv_check(&c);
+        } else {
+            srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s: %s",
+                     rt->method->input->name, perr.description);
+        }
+        goto reply;
+    }
     in = protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len,
                                    job->payload);
     if (in == NULL) {
@@ -304,7 +316,7 @@ finish:
         const char *msg = c.message;
         c.code = CC_OK;
         if (!db_broken(&w->db))
-            simple(&c, "ROLLBACK");
+            simple(&c, c.commit_on_failure ? "COMMIT" : "ROLLBACK");
         c.code = failed;
         c.message = msg;
         if (failed == CC_PERMISSION_DENIED || failed == CC_UNAUTHENTICATED)

@@ -37,6 +37,7 @@ typedef struct srv_conn {
     struct srv_conn *prev, *next;
     uint64_t accepted_at;    /* uv_now at accept */
     uint64_t last_call_at;   /* uv_now of the last call received */
+    uint64_t frame_started;  /* uv_now when a partial frame began arriving; 0: none */
     int in_flight;           /* calls with the workers */
     int handshake_done;
     int authenticated;       /* a call with a valid credential succeeded */
@@ -262,6 +263,11 @@ static void on_read(tls_stream *t, const uint8_t *data, size_t len)
     if (c->closing)
         return;
     int rc = wire_decoder_feed(&c->dec, data, len, on_frame, c);
+    /* A frame must arrive whole within frame_timeout (no slowloris trickle). */
+    if (wire_decoder_idle(&c->dec))
+        c->frame_started = 0;
+    else if (c->frame_started == 0)
+        c->frame_started = uv_now(c->srv->loop);
     if (rc == CC_ETOOBIG)
         conn_close(c, "frame larger than the limit");
     else if (rc == CC_EPROTO)
@@ -297,6 +303,10 @@ static void on_conn_timer(uv_timer_t *h)
         conn_close(c, "TLS handshake timed out");
         return;
     }
+    if (c->frame_started && now >= c->frame_started + cfg->frame_timeout) {
+        conn_close(c, "frame not completed within frame_timeout");
+        return;
+    }
     if (!c->authenticated && now >= c->accepted_at + cfg->login_timeout && c->in_flight == 0) {
         conn_close(c, "no authenticated call before login_timeout");
         return;
@@ -319,6 +329,8 @@ static void conn_arm(srv_conn *c)
         due = c->last_call_at + cfg->idle_timeout;
         if (!c->authenticated && c->accepted_at + cfg->login_timeout < due)
             due = c->accepted_at + cfg->login_timeout;
+        if (c->frame_started && c->frame_started + cfg->frame_timeout < due)
+            due = c->frame_started + cfg->frame_timeout;
     }
     /* Re-check at least every second so that state changes are noticed soon. */
     uint64_t wait = due > now ? due - now : 0;

@@ -24,6 +24,7 @@ typedef struct srv_settings {
     unsigned handshake_timeout;
     unsigned login_timeout;     /* a connection with no authenticated call by then is closed */
     unsigned idle_timeout;
+    unsigned frame_timeout;     /* a started frame must be complete within this */
     unsigned call_timeout;      /* default and maximum deadline of one call */
     size_t write_queue_max;     /* bytes queued to a client before it is disconnected */
     unsigned drain_timeout;
@@ -38,6 +39,9 @@ typedef struct srv_settings {
     unsigned session_absolute_timeout;
     int argon2_memory_kib;
     int argon2_iterations;
+    int login_backoff_user;     /* failures of one user name before attempts must wait */
+    int login_backoff_address;  /* failures from one address before attempts must wait */
+    int login_lockout;          /* failures of one user name that lock it for an hour */
     /* [log] */
     char *log_level;
 } srv_settings;

@@ -7,10 +7,10 @@
  * health threshold is reported as not evaluated and never blocks a rule until
  * health scores exist; every result ends with one "result: ..." line.
  */
+#include "tier_rules.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "tier_rules.h"
 
 const char *tier_letter(int tier)
 {
@@ -29,7 +29,8 @@ const char *tier_letter(int tier)
 int tier_currency_exponent(const char *currency)
 {
     /* The currencies whose minor unit is not the cent; every other has 2 digits. */
-    static const char zero[] = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
+    static const char zero[] =
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
     static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
     if (!tier_currency_valid(currency))
         return 2;
@@ -136,8 +137,7 @@ static int check_min(reasons *r, const char *letter, const char *what, int64_t h
     return met;
 }
 
-static int check_value(reasons *r, const char *letter, const tier_rule *rule,
-                       const tier_metrics *m)
+static int check_value(reasons *r, const char *letter, const tier_rule *rule, const tier_metrics *m)
 {
     int64_t have = 0;
     char others[256] = "";
@@ -184,9 +184,9 @@ static int rule_met(reasons *r, const tier_rule *rule, const tier_metrics *m)
         met &= check_min(r, letter, "ICP total", m->icp_total, rule->min_icp_total);
     if (rule->min_health > 0)
         add_line(r, arena_printf(r->a, "%s: health: not evaluated yet", letter));
-    r->lines[header] = arena_printf(r->a, "%s rule \"%s\" (id %" PRId64 "): %s", letter,
-                                    rule->name ? rule->name : "", rule->id,
-                                    met ? "met" : "not met");
+    r->lines[header] =
+        arena_printf(r->a, "%s rule \"%s\" (id %" PRId64 "): %s", letter,
+                     rule->name ? rule->name : "", rule->id, met ? "met" : "not met");
     return met;
 }
 

@@ -13,14 +13,14 @@
 #ifndef SRV_TIER_RULES_H
 #define SRV_TIER_RULES_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "arena.h"
 #include "cc_error.h"
+#include <stddef.h>
+#include <stdint.h>
 
 /* Tiers, numbered as concord.v1.Tier so that values pass through unchanged. */
 enum {
-    TIER_NONE = 0, /* not tiered (prospects) */
+    TIER_NONE = 0,    /* not tiered (prospects) */
     TIER_LEVEL_S = 1, /* strategic */
     TIER_LEVEL_A = 2, /* key */
     TIER_LEVEL_B = 3, /* general: every other subscribed account */
@@ -29,7 +29,7 @@ enum {
 /** One rule, as stored in concord.tier_rules. Strings are borrowed. */
 typedef struct tier_rule {
     int64_t id;
-    int tier;                       /* TIER_LEVEL_S or TIER_LEVEL_A */
+    int tier; /* TIER_LEVEL_S or TIER_LEVEL_A */
     const char *name;
     int64_t min_annual_value_minor; /* 0: not checked */
     const char *currency;           /* ISO 4217 code of the value threshold */
@@ -37,8 +37,8 @@ typedef struct tier_rule {
     int64_t min_stakeholder_levels;
     int64_t min_stakeholders;
     int64_t min_icp_total;
-    int64_t min_health;             /* not evaluated until health scores exist */
-    int active;                     /* inactive rules are skipped */
+    int64_t min_health; /* not evaluated until health scores exist */
+    int active;         /* inactive rules are skipped */
 } tier_rule;
 
 /** Annual value of the contracts live on the as-of day in one currency. */
@@ -49,7 +49,7 @@ typedef struct tier_money {
 
 /** What the rules look at, for one account as of one day. */
 typedef struct tier_metrics {
-    const tier_money *values;   /* one entry per currency, any order */
+    const tier_money *values; /* one entry per currency, any order */
     size_t n_values;
     int64_t engagements;        /* activities in the 365 days ending with the as-of day */
     int64_t stakeholders;       /* stakeholders known */
@@ -59,9 +59,9 @@ typedef struct tier_metrics {
 
 /** The outcome of tier_evaluate; everything lives in the arena given. */
 typedef struct tier_result {
-    int tier;                /* TIER_LEVEL_S, _A or _B */
-    const tier_rule *rule;   /* the rule that gave the tier; NULL for B */
-    const char **reasons;    /* one line per rule tried and per threshold checked */
+    int tier;              /* TIER_LEVEL_S, _A or _B */
+    const tier_rule *rule; /* the rule that gave the tier; NULL for B */
+    const char **reasons;  /* one line per rule tried and per threshold checked */
     size_t n_reasons;
 } tier_result;
 

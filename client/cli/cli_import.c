@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "concord/v1/auth.pb-c.h"
 #include "pjson.h"
 
 static double now_s(void)
@@ -81,6 +82,21 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
     int rc = cli_connect(ctx, 1);
     if (rc != CLI_EXIT_OK)
         goto out;
+    /* Check the credentials with a small call before streaming: it fails fast on an
+     * expired token, and concordd accepts full-size frames once a connection has
+     * made an authenticated call. */
+    {
+        Concord__V1__WhoAmIRequest who = CONCORD__V1__WHO_AM_IREQUEST__INIT;
+        ProtobufCMessage *me = NULL;
+        const cc_status *st = NULL;
+        int code = cc_invoke(ctx->conn, "concord.v1.AuthService/WhoAmI", &who.base,
+                             &concord__v1__who_am_iresponse__descriptor, &me, &st);
+        protobuf_c_message_free_unpacked(me, NULL);
+        if (code != CC_OK) {
+            rc = cli_fail_status(ctx, st, code);
+            goto out;
+        }
+    }
 
     ProtobufCMessage **items = malloc(sizeof(*items) * batch);
     arena batch_arena;

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "concord/v1/activity.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
 #include "pjson.h"
 #include <ctype.h>
 #include <errno.h>
@@ -270,15 +271,21 @@ static int batch_send(cli_ctx *ctx, import_batch *b, size_t *imported)
     int code = cc_invoke(ctx->conn, "concord.v1.ActivityService/BulkCreateActivities", &req.base,
                          &concord__v1__bulk_create_activities_response__descriptor, &resp, &st);
     if (code != CC_OK) {
-        fprintf(stderr,
-                "concord: the batch of lines %zu-%zu failed and nothing of it was imported "
-                "(%zu activities were imported before it)\n",
-                b->lines[0], b->lines[b->n - 1], *imported);
-        fprintf(stderr, "concord: %s: %s\n", cc_code_name(code),
-                st && st->message ? st->message : "");
-        if (st && st->n_violations == 0 && st->message)
-            print_mapped(b, st->message, NULL);
-        for (size_t i = 0; st && i < st->n_violations; i++)
+        if (b->n == 1)
+            fprintf(stderr, "concord: the batch of line %zu failed", b->lines[0]);
+        else
+            fprintf(stderr, "concord: the batch of lines %zu-%zu failed", b->lines[0],
+                    b->lines[b->n - 1]);
+        fprintf(stderr, " and nothing of it was imported (%zu activities were imported before "
+                        "it)\n", *imported);
+        size_t nv = st ? st->n_violations : 0;
+        const char *msg = st && st->message ? st->message : "";
+        /* One violation is the message itself: say it once, with its line. */
+        fprintf(stderr, "concord: %s%s%s\n", cc_code_name(code), nv == 1 ? "" : ": ",
+                nv == 1 ? "" : msg);
+        if (nv == 0 && msg[0])
+            print_mapped(b, msg, NULL);
+        for (size_t i = 0; i < nv; i++)
             print_mapped(b, st->violations[i]->field, st->violations[i]->description);
         return cli_exit_for(code);
     }
@@ -286,6 +293,22 @@ static int batch_send(cli_ctx *ctx, import_batch *b, size_t *imported)
     protobuf_c_message_free_unpacked(resp, NULL);
     batch_clear(b);
     return CLI_EXIT_OK;
+}
+
+/*
+ * Makes one small authenticated call first: the server accepts only small
+ * frames until a connection has authenticated, and a bad token should stop
+ * the import before it reads the file.
+ */
+static int import_hello(cli_ctx *ctx)
+{
+    Concord__V1__WhoAmIRequest req = CONCORD__V1__WHO_AM_IREQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    const cc_status *st = NULL;
+    int code = cc_invoke(ctx->conn, "concord.v1.AuthService/WhoAmI", &req.base,
+                         &concord__v1__who_am_iresponse__descriptor, &resp, &st);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return code == CC_OK ? CLI_EXIT_OK : cli_fail_status(ctx, st, code);
 }
 
 static int import_run(cli_ctx *ctx)
@@ -300,6 +323,8 @@ static int import_run(cli_ctx *ctx)
     char *line = NULL;
     size_t cap = 0, line_no = 0, imported = 0;
     int rc = b ? cli_connect(ctx, 1) : cli_error("out of memory");
+    if (rc == CLI_EXIT_OK)
+        rc = import_hello(ctx);
     double start = now_seconds();
     ssize_t len;
     while (rc == CLI_EXIT_OK && (len = getline(&line, &cap, f)) >= 0) {

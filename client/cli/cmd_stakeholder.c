@@ -111,7 +111,7 @@ static int coverage_print(cli_ctx *ctx, const ProtobufCMessage *m)
         label(&concord__v1__department__descriptor, depts[d], buf, sizeof buf);
         for (char *p = buf; *p; p++)
             *p = (char)((*p >= 'a' && *p <= 'z') ? *p - 'a' + 'A' : *p);
-        printf(" %-*s", WIDTH, buf);
+        printf(" %-*s", d + 1 < N_DEPTS ? WIDTH : 0, buf);
     }
     printf("\n");
     for (int l = 0; l < 3; l++) {
@@ -124,7 +124,7 @@ static int coverage_print(cli_ctx *ctx, const ProtobufCMessage *m)
                 if ((int)cov->cells[i]->level == levels[l] &&
                     (int)cov->cells[i]->department == depts[d])
                     cell = cov->cells[i];
-            char text[64] = "-";
+            char text[96] = "-";
             if (cell) {
                 char when[64];
                 cli_format_time((const ProtobufCMessage *)cell->last_contact_time, 0, when,
@@ -132,7 +132,8 @@ static int coverage_print(cli_ctx *ctx, const ProtobufCMessage *m)
                 when[10] = '\0'; /* the date is enough in a cell */
                 snprintf(text, sizeof text, "%d (%s)", cell->stakeholders, when);
             }
-            printf(" %-*s", WIDTH, text);
+            /* The last column is not padded: no trailing blanks. */
+            printf(" %-*s", d + 1 < N_DEPTS ? WIDTH : 0, text);
         }
         printf("\n");
     }

@@ -146,9 +146,9 @@ static int rule_run(cli_ctx *ctx)
     int update = strcmp(action, "update") == 0;
     if (!update && strcmp(action, "create") != 0)
         return cli_usage("tier rule: expected create or update, not '%s'", action);
-    const ProtobufCMessageDescriptor *desc = update
-                                                 ? &concord__v1__update_tier_rule_request__descriptor
-                                                 : &concord__v1__create_tier_rule_request__descriptor;
+    const ProtobufCMessageDescriptor *desc =
+        update ? &concord__v1__update_tier_rule_request__descriptor
+               : &concord__v1__create_tier_rule_request__descriptor;
     ProtobufCMessage *req = cli_msg_new(&ctx->arena, desc);
     char err[600];
     int n_fields = 0;
@@ -192,8 +192,8 @@ static int rule_run(cli_ctx *ctx)
     int rc = cli_connect(ctx, 1);
     if (rc != CLI_EXIT_OK)
         return rc;
-    const char *method = update ? "concord.v1.TierService/UpdateTierRule"
-                                : "concord.v1.TierService/CreateTierRule";
+    const char *method =
+        update ? "concord.v1.TierService/UpdateTierRule" : "concord.v1.TierService/CreateTierRule";
     ProtobufCMessage *resp = NULL;
     const cc_status *st = NULL;
     int code = cc_invoke(ctx->conn, method, req, &concord__v1__tier_rule__descriptor, &resp, &st);
@@ -239,7 +239,8 @@ static int evaluate_print(cli_ctx *ctx, const ProtobufCMessage *m)
     if (resp->n_proposals)
         as_of = resp->proposals[0]->as_of;
     fprintf(stderr, "evaluated %d account%s as of %s: %d proposal%s%s%s\n", (int)resp->evaluated,
-            resp->evaluated == 1 ? "" : "s", as_of ? as_of : "today", (int)resp->proposed, resp->proposed == 1 ? "" : "s",
+            resp->evaluated == 1 ? "" : "s", as_of ? as_of : "today", (int)resp->proposed,
+            resp->proposed == 1 ? "" : "s",
             resp->evaluation_id[0] ? ", stored as evaluation " : " (dry run: nothing stored)",
             resp->evaluation_id);
     if ((size_t)resp->proposed > resp->n_proposals)

@@ -51,6 +51,7 @@ typedef struct cc_call {
     size_t heap_idx;
     cc_reply_cb cb;
     void *ud;
+    int had_token;        /* an OK reply proves the connection authenticated */
     struct cc_call *next; /* hash chain */
 } cc_call;
 
@@ -97,6 +98,7 @@ struct cc_client {
     void *lost_ud;
     cc_event_cb event_cb;
     void *event_ud;
+    int authenticated; /* a call with a token succeeded: concordd's full frame limit applies */
     char error[512]; /* cc_client_error */
     char msg[192];   /* status message of the callback running now */
 };
@@ -236,6 +238,8 @@ static void calls_remove(cc_client *c, cc_call *call)
 static void call_finish(cc_client *c, cc_call *call, int code, const char *message,
                         const Concord__V1__Status *wire_st, const uint8_t *payload, size_t len)
 {
+    if (code == CC_OK && call->had_token)
+        c->authenticated = 1;
     cc_status st = {.code = code, .message = message ? message : ""};
     if (wire_st != NULL) {
         st.n_violations = wire_st->n_field_violations;
@@ -665,6 +669,54 @@ static const tls_stream_ops client_tls_ops = {
     .on_close = tls_on_close,
 };
 
+/* Puts a packed call on the wire and in the tables. Takes buf; on failure k is
+ * the caller's again. */
+static int call_send(cc_client *c, cc_call *k, uint8_t *buf, size_t buf_len)
+{
+    int rc = calls_add(c, k);
+    if (rc == 0) {
+        rc = tls_stream_write(&c->tls->s, buf, buf_len);
+        if (rc < 0)
+            calls_remove(c, k);
+    }
+    free(buf);
+    if (rc < 0)
+        return rc;
+    arm_deadline_timer(c);
+    return 0;
+}
+
+/*
+ * concordd accepts only small frames (server.max_frame_prelogin, 64 KiB by
+ * default) until a call with a valid token has succeeded on the connection.
+ * A larger call on a fresh connection is therefore preceded by a WhoAmI with
+ * the same token, and sent once that succeeds; if it fails, the large call
+ * ends with the WhoAmI's status.
+ */
+#define CC_PRELOGIN_FRAME (60 * 1024)
+
+typedef struct cc_deferred {
+    cc_call *call;
+    uint8_t *buf;
+    size_t len;
+} cc_deferred;
+
+static void on_warmup(cc_client *c, const cc_status *st, const uint8_t *payload, size_t len,
+                      void *ud)
+{
+    cc_deferred *d = ud;
+    if (st->code == CC_OK && c->state == CC_CLIENT_READY && c->tls != NULL) {
+        uv_update_time(c->loop);
+        d->call->deadline = uv_now(c->loop) + d->call->timeout_ms;
+        if (call_send(c, d->call, d->buf, d->len) != 0)
+            call_finish(c, d->call, CC_UNAVAILABLE, "connection lost", NULL, NULL, 0);
+    } else {
+        free(d->buf);
+        call_finish(c, d->call, st->code ? st->code : CC_UNAVAILABLE, st->message, NULL, NULL, 0);
+    }
+    free(d);
+}
+
 int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, size_t len,
                    const char *token, const char *idempotency_key, uint32_t deadline_ms,
                    cc_reply_cb cb, void *ud)
@@ -693,6 +745,7 @@ int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, siz
     k->cb = cb;
     k->ud = ud;
     k->timeout_ms = timeout;
+    k->had_token = token != NULL && *token != '\0';
     /* The loop's clock is stale when the caller has not run the loop for a while. */
     uv_update_time(c->loop);
     k->deadline = uv_now(c->loop) + timeout;
@@ -700,23 +753,33 @@ int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, siz
     uint8_t *buf = NULL;
     size_t buf_len = 0;
     int rc = wire_frame_pack(&f, c->max_frame, &buf, &buf_len);
-    if (rc < 0)
-        goto fail;
-    rc = calls_add(c, k);
-    if (rc < 0)
-        goto fail;
-    rc = tls_stream_write(&c->tls->s, buf, buf_len);
     if (rc < 0) {
-        calls_remove(c, k);
-        goto fail;
+        free(k);
+        return rc;
     }
-    free(buf);
     c->next_id++;
-    arm_deadline_timer(c);
-    return 0;
-fail:
-    free(buf);
-    free(k);
+    if (!c->authenticated && k->had_token && buf_len > CC_PRELOGIN_FRAME) {
+        cc_deferred *d = malloc(sizeof(*d));
+        if (d == NULL) {
+            free(buf);
+            free(k);
+            return CC_ENOMEM;
+        }
+        d->call = k;
+        d->buf = buf;
+        d->len = buf_len;
+        rc = cc_client_call(c, "concord.v1.AuthService/WhoAmI", NULL, 0, token, NULL, timeout,
+                            on_warmup, d);
+        if (rc != 0) {
+            free(d);
+            free(buf);
+            free(k);
+        }
+        return rc;
+    }
+    rc = call_send(c, k, buf, buf_len);
+    if (rc != 0)
+        free(k);
     return rc;
 }
 

@@ -42,6 +42,66 @@ static Concord__V1__User *load_user(srv_call *c, const char *id)
     return user_from_row(c, r, 0);
 }
 
+/*
+ * Login throttling. Per user name: from the 5th consecutive failure
+ * (auth.login_backoff_user) each attempt must wait 2^(n-5) seconds (at most
+ * 15 minutes); the 100th (auth.login_lockout) locks the name for an hour. Per
+ * source address the same backoff from the 50th failure
+ * (auth.login_backoff_address), so one address cannot try many names quickly.
+ * A success clears the name's counter; counters untouched for an hour start
+ * over.
+ */
+static int throttled(srv_call *c, const char *user_key, const char *addr_key)
+{
+    static const char sql[] =
+        "SELECT key, ceil(extract(epoch from locked_until - now()))::int FROM login_throttle"
+        " WHERE key IN ($1, $2) AND locked_until > now()"
+        " ORDER BY locked_until DESC LIMIT 1";
+    PGresult *r = srv_sql(c, sql, 2, user_key, addr_key);
+    if (r == NULL)
+        return c->code;
+    if (PQntuples(r) == 0)
+        return CC_OK;
+    int secs = atoi(PQgetvalue(r, 0, 1));
+    return srv_fail(c, CC_RESOURCE_EXHAUSTED,
+                    "too many failed logins %s; try again in %d second%s",
+                    strncmp(PQgetvalue(r, 0, 0), "user:", 5) == 0 ? "for this user"
+                                                                 : "from this address",
+                    secs, secs == 1 ? "" : "s");
+}
+
+static int login_failed(srv_call *c, const char *user_key, const char *addr_key)
+{
+    static const char sql[] =
+        "INSERT INTO login_throttle AS t (key, failures) VALUES ($1, 1)"
+        " ON CONFLICT (key) DO UPDATE SET"
+        "  failures = CASE WHEN t.last_failure < now() - interval '1 hour' THEN 1"
+        "                  ELSE t.failures + 1 END,"
+        "  last_failure = now()"
+        " RETURNING failures";
+    static const char lock[] =
+        "UPDATE login_throttle SET locked_until = now() + CASE"
+        "   WHEN failures >= $2::int THEN interval '1 hour'"
+        "   WHEN failures >= $3::int THEN least(interval '1 second' * power(2, failures - $3::int),"
+        "                                       interval '15 minutes')"
+        "   ELSE NULL END"
+        " WHERE key = $1";
+    const struct {
+        int lockout, backoff;
+    } limits[2] = {{c->cfg->login_lockout, c->cfg->login_backoff_user},
+                   {100000000, c->cfg->login_backoff_address}};
+    const char *keys[2] = {user_key, addr_key};
+    for (int i = 0; i < 2; i++) {
+        if (srv_sql(c, sql, 1, keys[i]) == NULL ||
+            srv_sql(c, lock, 3, keys[i], srv_i64(c, limits[i].lockout),
+                    srv_i64(c, limits[i].backoff)) == NULL)
+            return c->code;
+    }
+    /* The counters must survive the failed call's transaction. */
+    c->commit_on_failure = 1;
+    return srv_fail(c, CC_UNAUTHENTICATED, "wrong username or password");
+}
+
 static int login(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__LoginRequest *req = (const void *)in;
@@ -54,7 +114,6 @@ static int login(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out
         "         now() + $5::bigint * interval '1 millisecond')"
         " RETURNING extract(epoch from expires_at)::text,"
         "           set_config('concord.user_id', $1::text, true)";
-    static const char *const bad = "wrong username or password";
 
     if (req->username == NULL || *req->username == '\0')
         srv_violation(c, "username", "is required");
@@ -64,18 +123,25 @@ static int login(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out
         return c->code;
     c->denied_type = "user";
     c->denied_id = req->username;
+    const char *user_key = arena_printf(c->arena, "user:%s", req->username);
+    const char *addr_key = arena_printf(c->arena, "addr:%s", c->source);
+    if (throttled(c, user_key, addr_key) != CC_OK)
+        return c->code;
 
     PGresult *r = srv_sql(c, find, 1, req->username);
     if (r == NULL)
         return c->code;
     if (PQntuples(r) == 0) {
         auth_password_dummy_verify(c->cfg, req->password);
-        return srv_fail(c, CC_UNAUTHENTICATED, "%s", bad);
+        return login_failed(c, user_key, addr_key);
     }
     const char *user_id = PQgetvalue(r, 0, 0);
     int ok = auth_password_verify(PQgetvalue(r, 0, 1), req->password) == 0;
     if (!ok || PQgetvalue(r, 0, 2)[0] == 't')
-        return srv_fail(c, CC_UNAUTHENTICATED, "%s", bad);
+        return login_failed(c, user_key, addr_key);
+    static const char reset[] = "DELETE FROM login_throttle WHERE key = $1";
+    if (srv_sql(c, reset, 1, user_key) == NULL)
+        return c->code;
 
     char token[AUTH_TOKEN_MAX], hash[80];
     auth_token_new("cs_", token);

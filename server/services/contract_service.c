@@ -106,8 +106,6 @@ static void check_text(srv_call *c, const char *field, const char *v, size_t min
     }
 }
 
-static const char *empty_null(const char *s) { return (s && *s) ? s : NULL; }
-
 /* Splits a page token's key "KEY<SEP>ID"; both NULL without a token. */
 static void page_key(srv_call *c, const char *field, const char *token, const char **key,
                      const char **id)

@@ -207,6 +207,21 @@ static Concord__V1__KeyEvent *load_event(srv_call *c, const char *field, const c
     return event_from_row(c, r, 0);
 }
 
+/*
+ * Reads an event the caller may change, locked until the end of the call;
+ * NULL after NOT_FOUND or PERMISSION_DENIED. The first read is unlocked: a
+ * locking read is filtered by the UPDATE policies too, which would turn
+ * "you may not change it" into "not found" for those who may see it.
+ */
+static Concord__V1__KeyEvent *load_writable_event(srv_call *c, const char *field,
+                                                  const char *id_text)
+{
+    Concord__V1__KeyEvent *e = load_event(c, field, id_text, 0);
+    if (e == NULL || check_event_writable(c, e) != CC_OK)
+        return NULL;
+    return load_event(c, field, id_text, 1);
+}
+
 /* Splits a decoded page token "key<SEP>id"; records a violation and returns -1 if bad. */
 static int split_token(srv_call *c, const char *key, const char **sort_key, const char **id)
 {
@@ -283,8 +298,8 @@ static int update_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         srv_violation(c, "version", "must be the version you read (1 or more)");
     if (srv_check(c) != CC_OK)
         return c->code;
-    Concord__V1__KeyEvent *before = load_event(c, "event.id", req->event->id, 1);
-    if (before == NULL || check_event_writable(c, before) != CC_OK)
+    Concord__V1__KeyEvent *before = load_writable_event(c, "event.id", req->event->id);
+    if (before == NULL)
         return c->code;
     if (before->version != req->version)
         return srv_fail(c, CC_ABORTED,
@@ -326,8 +341,8 @@ static int delete_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
     const Concord__V1__DeleteKeyEventRequest *req = (const void *)in;
     /* Its tasks keep their copy of the title; the foreign key clears their link. */
     static const char sql[] = "DELETE FROM key_events WHERE id = $1";
-    Concord__V1__KeyEvent *before = load_event(c, "id", req->id, 1);
-    if (before == NULL || check_event_writable(c, before) != CC_OK)
+    Concord__V1__KeyEvent *before = load_writable_event(c, "id", req->id);
+    if (before == NULL)
         return c->code;
     PGresult *r = srv_sql(c, sql, 1, before->id);
     if (r == NULL)
@@ -523,10 +538,10 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
     if (ev == NULL)
         return c->code;
     int n_events = PQntuples(ev);
-    Concord__V1__KeyEvent **events = arena_alloc(c->arena, sizeof(*events) * (size_t)(n_events + 1));
-    int64_t *ids = arena_alloc(c->arena, sizeof(*ids) * (size_t)(n_events + 1));
-    occurrence *occ = arena_alloc(c->arena, sizeof(*occ) * (size_t)(n_events + 1) *
-                                                OCCURRENCES_PER_EVENT);
+    size_t n_slots = (size_t)n_events + 1;
+    Concord__V1__KeyEvent **events = arena_alloc(c->arena, sizeof(*events) * n_slots);
+    int64_t *ids = arena_alloc(c->arena, sizeof(*ids) * n_slots);
+    occurrence *occ = arena_alloc(c->arena, sizeof(*occ) * n_slots * OCCURRENCES_PER_EVENT);
     size_t n_occ = 0;
     for (int i = 0; i < n_events; i++) {
         events[i] = event_from_row(c, ev, i);
@@ -711,12 +726,15 @@ static int list_outreach_tasks(srv_call *c, const ProtobufCMessage *in, Protobuf
 static int complete_outreach_task(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__CompleteOutreachTaskRequest *req = (const void *)in;
+    /* Not locked: a locking read would also apply the UPDATE policy and answer
+     * NOT_FOUND where PERMISSION_DENIED is the truth. The update below only
+     * touches an open task, so two concurrent completions write once. */
     static const char get[] =
         "SELECT " TASK_COLS ", account_editable(a.id, a.owner_id) FROM outreach_tasks t"
-        " JOIN accounts a ON a.id = t.account_id WHERE t.id = $1 FOR NO KEY UPDATE OF t";
+        " JOIN accounts a ON a.id = t.account_id WHERE t.id = $1";
     static const char done[] =
         "WITH t AS (UPDATE outreach_tasks SET status = 'task_done', done_at = now(),"
-        "   done_by = $2 WHERE id = $1 RETURNING *)"
+        "   done_by = $2 WHERE id = $1 AND status = 'task_open' RETURNING *)"
         " SELECT " TASK_COLS " FROM t JOIN accounts a ON a.id = t.account_id";
     int64_t id = srv_parse_id(c, "id", req->id);
     if (srv_check(c) != CC_OK)
@@ -740,8 +758,16 @@ static int complete_outreach_task(srv_call *c, const ProtobufCMessage *in, Proto
     r = srv_sql(c, done, 2, before->id, c->user.id ? c->user.id_text : NULL);
     if (r == NULL)
         return c->code;
-    if (PQntuples(r) == 0)
-        return srv_fail(c, CC_NOT_FOUND, "outreach task %s not found", before->id);
+    if (PQntuples(r) == 0) {
+        /* Completed by someone else meanwhile: answer with the task as it is now. */
+        r = srv_sql(c, get, 1, before->id);
+        if (r == NULL)
+            return c->code;
+        if (PQntuples(r) == 0)
+            return srv_fail(c, CC_NOT_FOUND, "outreach task %s not found", before->id);
+        *out = &task_from_row(c, r, 0)->base;
+        return CC_OK;
+    }
     Concord__V1__OutreachTask *after = task_from_row(c, r, 0);
     if (srv_audit(c, "complete_outreach_task", "outreach_task", after->id, &before->base,
                   &after->base) != CC_OK)

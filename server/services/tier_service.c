@@ -15,17 +15,17 @@
  *  - The rules themselves are evaluated in tier_rules.c; this file only
  *    collects metrics, stores and answers.
  */
+#include "access.h"
+#include "call.h"
+#include "cc_log.h"
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/tier.pb-c.h"
+#include "dispatch.h"
+#include "tier_rules.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "access.h"
-#include "call.h"
-#include "cc_log.h"
-#include "dispatch.h"
-#include "tier_rules.h"
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/tier.pb-c.h"
 
 #define SEP "\x1f" /* separates reason lines in one SQL value (string_to_array) */
 
@@ -128,9 +128,9 @@ static const char *page_after_id(srv_call *c, const char *token)
 
 /* ---- rules ------------------------------------------------------------------ */
 
-#define RULE_COLS                                                                            \
-    "r.id, r.tier, r.name, r.min_annual_value_minor, r.currency, r.min_engagements,"        \
-    " r.min_stakeholder_levels, r.min_stakeholders, r.min_icp_total, r.min_health, r.active," \
+#define RULE_COLS                                                                                  \
+    "r.id, r.tier, r.name, r.min_annual_value_minor, r.currency, r.min_engagements,"               \
+    " r.min_stakeholder_levels, r.min_stakeholders, r.min_icp_total, r.min_health, r.active,"      \
     " r.version"
 
 /* Higher tiers first, then in order of creation: the order rules are tried in. */
@@ -234,14 +234,23 @@ static int create_tier_rule(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
 static int apply_rule_path(Concord__V1__TierRule *dst, const Concord__V1__TierRule *src,
                            const char *path)
 {
-#define COPY(f)                  \
-    if (strcmp(path, #f) == 0) { \
-        dst->f = src->f;         \
-        return 0;                \
-    }
-    COPY(tier) COPY(name) COPY(min_annual_value_minor) COPY(currency) COPY(min_engagements)
-    COPY(min_stakeholder_levels) COPY(min_stakeholders) COPY(min_icp_total) COPY(min_health)
-    COPY(active)
+#define COPY(f)                                                                                    \
+    do {                                                                                           \
+        if (strcmp(path, #f) == 0) {                                                               \
+            dst->f = src->f;                                                                       \
+            return 0;                                                                              \
+        }                                                                                          \
+    } while (0)
+    COPY(tier);
+    COPY(name);
+    COPY(min_annual_value_minor);
+    COPY(currency);
+    COPY(min_engagements);
+    COPY(min_stakeholder_levels);
+    COPY(min_stakeholders);
+    COPY(min_icp_total);
+    COPY(min_health);
+    COPY(active);
 #undef COPY
     return -1;
 }
@@ -321,10 +330,10 @@ static int list_tier_rules(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 
 /* ---- proposals -------------------------------------------------------------- */
 
-#define PROPOSAL_COLS                                                                    \
-    "p.id, p.account_id, a.name, p.current_tier, p.proposed_tier,"                      \
-    " array_to_string(p.reasons, E'\\x1f'), p.as_of::text, p.status, p.decided_by,"    \
-    " extract(epoch from p.decided_at)::text, p.decision_reason,"                       \
+#define PROPOSAL_COLS                                                                              \
+    "p.id, p.account_id, a.name, p.current_tier, p.proposed_tier,"                                 \
+    " array_to_string(p.reasons, E'\\x1f'), p.as_of::text, p.status, p.decided_by,"                \
+    " extract(epoch from p.decided_at)::text, p.decision_reason,"                                  \
     " extract(epoch from p.created_at)::text, p.evaluation_id, p.decided_tier"
 
 static Concord__V1__TierProposal *proposal_from_row(srv_call *c, PGresult *r, int row)
@@ -413,30 +422,34 @@ static int list_tier_proposals(srv_call *c, const ProtobufCMessage *in, Protobuf
  * stakeholders known (not deleted) and their distinct levels. Prospects (no
  * live contract), archived and merged accounts are left out.
  */
-static const char metrics_sql[] =
-    "SELECT a.id, a.name, a.tier, a.icp_total,"
-    " coalesce((SELECT string_agg(v.currency || ' ' || v.total::text, ',' ORDER BY v.currency)"
-    "   FROM (SELECT k.currency, least(sum(k.annual_value_minor), 9223372036854775807)::bigint"
-    "         AS total FROM contracts k"
-    "         WHERE k.account_id = a.id AND k.status = 'contract_active'"
-    "           AND k.start_date <= $1::date AND k.end_date >= $1::date"
-    "         GROUP BY k.currency) v), ''),"
-    " (SELECT count(*) FROM activities t WHERE t.account_id = a.id"
-    "   AND t.occur_time >= ($1::date - 364)::timestamptz"
-    "   AND t.occur_time < ($1::date + 1)::timestamptz),"
-    " (SELECT count(*) FROM stakeholders s WHERE s.account_id = a.id AND s.deleted_at IS NULL),"
-    " (SELECT count(DISTINCT s.level) FROM stakeholders s"
-    "   WHERE s.account_id = a.id AND s.deleted_at IS NULL)"
-    " FROM accounts a"
-    " WHERE a.archived_at IS NULL AND a.merged_into_id IS NULL"
-    "   AND ($2::bigint IS NULL OR a.id = $2::bigint)"
-    "   AND EXISTS (SELECT 1 FROM contracts k WHERE k.account_id = a.id"
-    "     AND k.status = 'contract_active' AND k.start_date <= $1::date"
+#define METRICS_SQL                                                                                \
+    "SELECT a.id, a.name, a.tier, a.icp_total,"                                                    \
+    " coalesce((SELECT string_agg(v.currency || ' ' || v.total::text, ',' ORDER BY"                \
+    "   v.currency) FROM (SELECT k.currency,"                                                      \
+    "     least(sum(k.annual_value_minor), 9223372036854775807)::bigint AS total"                  \
+    "     FROM contracts k WHERE k.account_id = a.id AND k.status = 'contract_active'"             \
+    "       AND k.start_date <= $1::date AND k.end_date >= $1::date"                               \
+    "     GROUP BY k.currency) v), ''),"                                                           \
+    " (SELECT count(*) FROM activities t WHERE t.account_id = a.id"                                \
+    "   AND t.occur_time >= ($1::date - 364)::timestamptz"                                         \
+    "   AND t.occur_time < ($1::date + 1)::timestamptz),"                                          \
+    " (SELECT count(*) FROM stakeholders s"                                                        \
+    "   WHERE s.account_id = a.id AND s.deleted_at IS NULL),"                                      \
+    " (SELECT count(DISTINCT s.level) FROM stakeholders s"                                         \
+    "   WHERE s.account_id = a.id AND s.deleted_at IS NULL)"                                       \
+    " FROM accounts a"                                                                             \
+    " WHERE a.archived_at IS NULL AND a.merged_into_id IS NULL"                                    \
+    "   AND EXISTS (SELECT 1 FROM contracts k WHERE k.account_id = a.id"                           \
+    "     AND k.status = 'contract_active' AND k.start_date <= $1::date"                           \
     "     AND k.end_date >= $1::date)"
-    " ORDER BY a.id";
+
+/* Every visible subscribed account; or the one account $2 (its own statement,
+ * so that its plan looks the account up by id). */
+static const char metrics_all_sql[] = METRICS_SQL " ORDER BY a.id";
+static const char metrics_one_sql[] = METRICS_SQL " AND a.id = $2::bigint";
 
 /* Parses "EUR 1200000,USD 5000" into money entries (arena). */
-static tier_money *parse_values(srv_call *c, const char *text, size_t *n_out)
+static tier_money *parse_values(arena *a, const char *text, size_t *n_out)
 {
     *n_out = 0;
     if (*text == '\0')
@@ -444,8 +457,8 @@ static tier_money *parse_values(srv_call *c, const char *text, size_t *n_out)
     size_t n = 1;
     for (const char *p = text; *p; p++)
         n += *p == ',';
-    tier_money *v = arena_alloc(c->arena, n * sizeof(*v));
-    char *copy = arena_strdup(c->arena, text);
+    tier_money *v = arena_alloc(a, n * sizeof(*v));
+    char *copy = arena_strdup(a, text);
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *space = strchr(tok, ' ');
@@ -489,7 +502,6 @@ static tier_rule *load_rules(srv_call *c, size_t *n_out)
     return rules;
 }
 
-
 /*
  * Evaluates the subscribed accounts visible to the caller as of as_of (a
  * valid date), or only account_id when it is not NULL, and fills resp. Unless
@@ -513,7 +525,8 @@ static int evaluate(srv_call *c, const char *as_of, const char *account_id, int 
     tier_rule *rules = load_rules(c, &n_rules);
     if (c->code != CC_OK)
         return c->code;
-    PGresult *mr = srv_sql(c, metrics_sql, 2, as_of, account_id);
+    PGresult *mr = account_id ? srv_sql(c, metrics_one_sql, 2, as_of, account_id)
+                              : srv_sql(c, metrics_all_sql, 1, as_of);
     if (mr == NULL)
         return c->code;
     int rows = PQntuples(mr);
@@ -527,13 +540,13 @@ static int evaluate(srv_call *c, const char *as_of, const char *account_id, int 
     arena_init(&scratch, 16 * 1024);
     for (int i = 0; i < rows; i++) {
         tier_metrics m = {0};
-        m.values = parse_values(c, PQgetvalue(mr, i, 4), &m.n_values);
+        arena_reset(&scratch);
+        m.values = parse_values(&scratch, PQgetvalue(mr, i, 4), &m.n_values);
         m.engagements = strtoll(PQgetvalue(mr, i, 5), NULL, 10);
         m.stakeholders = strtoll(PQgetvalue(mr, i, 6), NULL, 10);
         m.stakeholder_levels = strtoll(PQgetvalue(mr, i, 7), NULL, 10);
         m.icp_total = strtoll(PQgetvalue(mr, i, 3), NULL, 10);
         tier_result res;
-        arena_reset(&scratch);
         tier_evaluate(&scratch, rules, n_rules, &m, &res);
         int current = tier_from_db(PQgetvalue(mr, i, 2));
         if (res.tier == current)
@@ -674,8 +687,8 @@ int tier_task_month_end(srv_call *c)
 
 /* ---- decisions, overrides, history ------------------------------------------ */
 
-#define CHANGE_COLS                                                                      \
-    "h.id, h.account_id, h.from_tier, h.to_tier, h.reason, h.changed_by,"               \
+#define CHANGE_COLS                                                                                \
+    "h.id, h.account_id, h.from_tier, h.to_tier, h.reason, h.changed_by,"                          \
     " extract(epoch from h.changed_at)::text, h.proposal_id"
 
 static Concord__V1__TierChange *change_from_row(srv_call *c, PGresult *r, int row)
@@ -807,8 +820,8 @@ static int decide_tier_proposal(srv_call *c, const ProtobufCMessage *in, Protobu
     }
     PGresult *r = srv_sql(c, sql, 5, id_text,
                           srv_enum_to_db(c, &concord__v1__proposal_status__descriptor, decision),
-                          applied ? tier_db(c, applied) : NULL,
-                          c->user.id ? c->user.id_text : NULL, req->reason ? req->reason : "");
+                          applied ? tier_db(c, applied) : NULL, c->user.id ? c->user.id_text : NULL,
+                          req->reason ? req->reason : "");
     if (r == NULL)
         return c->code;
     Concord__V1__TierProposal *after = load_proposal(c, id_text, 0);

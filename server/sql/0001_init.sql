@@ -159,6 +159,17 @@ GRANT SELECT, INSERT ON audit_log TO concord_app;
 GRANT EXECUTE ON FUNCTION caller_id(), caller_role(), caller_department(),
       account_visible(bigint, bigint), account_editable(bigint, bigint) TO concord_app;
 
+-- Failed logins per user name ("user:NAME") and per source address
+-- ("addr:IP"): after a few failures each further attempt waits longer
+-- (locked_until), up to a lockout. Counters older than an hour start over.
+CREATE TABLE login_throttle (
+    key          text PRIMARY KEY,
+    failures     int NOT NULL,
+    last_failure timestamptz NOT NULL DEFAULT now(),
+    locked_until timestamptz
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO concord_app;
+
 -- Results of mutating calls sent with an idempotency key: a retry with the
 -- same key gets the stored result instead of a second write. Kept at least
 -- 24 hours (concordd deletes older keys).

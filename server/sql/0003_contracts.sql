@@ -68,21 +68,38 @@ CREATE TABLE stage_refreshes (
     finished_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Rows follow the visibility of their account (accounts' own policies).
+-- Rows follow their account (accounts' own policies): visible with the
+-- account; written only by those who may change the account. The acknowledge
+-- of a handover is the receiver's alone.
 ALTER TABLE contracts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE contracts FORCE ROW LEVEL SECURITY;
-CREATE POLICY contracts_visible ON contracts
+CREATE POLICY contracts_select ON contracts FOR SELECT
     USING (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
+CREATE POLICY contracts_insert ON contracts FOR INSERT
+    WITH CHECK (EXISTS (SELECT 1 FROM accounts a
+                        WHERE a.id = account_id AND account_editable(a.id, a.owner_id)));
+CREATE POLICY contracts_update ON contracts FOR UPDATE
+    USING (EXISTS (SELECT 1 FROM accounts a
+                   WHERE a.id = account_id AND account_editable(a.id, a.owner_id)));
 
 ALTER TABLE stage_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE stage_changes FORCE ROW LEVEL SECURITY;
-CREATE POLICY stage_changes_visible ON stage_changes
+CREATE POLICY stage_changes_select ON stage_changes FOR SELECT
     USING (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
+CREATE POLICY stage_changes_insert ON stage_changes FOR INSERT
+    WITH CHECK (EXISTS (SELECT 1 FROM accounts a
+                        WHERE a.id = account_id AND account_editable(a.id, a.owner_id)));
 
 ALTER TABLE handovers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE handovers FORCE ROW LEVEL SECURITY;
-CREATE POLICY handovers_visible ON handovers
+CREATE POLICY handovers_select ON handovers FOR SELECT
     USING (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
+CREATE POLICY handovers_insert ON handovers FOR INSERT
+    WITH CHECK (from_user_id = caller_id()
+                AND EXISTS (SELECT 1 FROM accounts a
+                            WHERE a.id = account_id AND account_editable(a.id, a.owner_id)));
+CREATE POLICY handovers_update ON handovers FOR UPDATE
+    USING (to_user_id = caller_id() AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
 
 -- Contracts are cancelled, never deleted; stage history is append-only.
 GRANT SELECT, INSERT, UPDATE ON contracts, handovers TO concord_app;

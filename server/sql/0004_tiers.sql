@@ -17,7 +17,8 @@ CREATE TABLE tier_rules (
     tier                   text NOT NULL CHECK (tier IN ('tier_s', 'tier_a')),
     name                   text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     min_annual_value_minor bigint NOT NULL DEFAULT 0 CHECK (min_annual_value_minor >= 0),
-    currency               text NOT NULL DEFAULT '' CHECK (currency = '' OR currency ~ '^[A-Z]{3}$'),
+    currency               text NOT NULL DEFAULT ''
+                           CHECK (currency = '' OR currency ~ '^[A-Z]{3}$'),
     min_engagements        int NOT NULL DEFAULT 0 CHECK (min_engagements >= 0),
     min_stakeholder_levels int NOT NULL DEFAULT 0 CHECK (min_stakeholder_levels BETWEEN 0 AND 3),
     min_stakeholders       int NOT NULL DEFAULT 0 CHECK (min_stakeholders >= 0),
@@ -80,7 +81,7 @@ CREATE UNIQUE INDEX tier_proposals_one_pending ON tier_proposals (account_id)
 CREATE INDEX tier_proposals_status ON tier_proposals (status, id);
 CREATE INDEX tier_proposals_account ON tier_proposals (account_id, id);
 
--- Every change of an account's tier, newest last; never updated.
+-- Every change of an account's tier, in order of id; never updated or deleted.
 CREATE TABLE tier_changes (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     account_id  bigint NOT NULL REFERENCES accounts (id),

@@ -10,10 +10,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null || { echo "error: node is required" >&2; exit 1; }
 command -v npm >/dev/null || { echo "error: npm is required" >&2; exit 1; }
 
+"$here/portal/install.sh"
 cd "$here/portal"
-if [ -f package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error >&2
-else
-    npm install --no-audit --no-fund --loglevel=error >&2
-fi
 exec node portal.test.mjs

@@ -3,6 +3,7 @@
  * tier the rules give, the reason lines people read, thresholds that are not
  * set, inactive rules, currencies, and the date and money helpers.
  */
+/* clang-format off: cmocka.h needs the standard headers before it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "tier_rules.h"
+/* clang-format on */
 
 static arena a;
 
@@ -30,10 +32,22 @@ static int teardown(void **state)
 
 /* The two default rules of the migration. */
 static const tier_rule defaults[] = {
-    {.id = 1, .tier = TIER_LEVEL_S, .name = "Strategic", .min_annual_value_minor = 10000000,
-     .currency = "EUR", .min_engagements = 12, .min_stakeholder_levels = 3, .active = 1},
-    {.id = 2, .tier = TIER_LEVEL_A, .name = "Key", .min_annual_value_minor = 2000000,
-     .currency = "EUR", .min_engagements = 4, .min_stakeholder_levels = 2, .active = 1},
+    {.id = 1,
+     .tier = TIER_LEVEL_S,
+     .name = "Strategic",
+     .min_annual_value_minor = 10000000,
+     .currency = "EUR",
+     .min_engagements = 12,
+     .min_stakeholder_levels = 3,
+     .active = 1},
+    {.id = 2,
+     .tier = TIER_LEVEL_A,
+     .name = "Key",
+     .min_annual_value_minor = 2000000,
+     .currency = "EUR",
+     .min_engagements = 4,
+     .min_stakeholder_levels = 2,
+     .active = 1},
 };
 
 static int has_line(const tier_result *r, const char *line)
@@ -50,20 +64,20 @@ static void dump(const tier_result *r)
         fprintf(stderr, "  reason[%zu] %s\n", i, r->reasons[i]);
 }
 
-#define ASSERT_LINE(r, line)                                   \
-    do {                                                       \
-        if (!has_line((r), (line))) {                          \
-            dump(r);                                           \
-            fail_msg("missing reason line: %s", (line));       \
-        }                                                      \
+#define ASSERT_LINE(r, line)                                                                       \
+    do {                                                                                           \
+        if (!has_line((r), (line))) {                                                              \
+            dump(r);                                                                               \
+            fail_msg("missing reason line: %s", (line));                                           \
+        }                                                                                          \
     } while (0)
 
 static void strategic_account_is_s(void **state)
 {
     (void)state;
     tier_money v[] = {{"EUR", 12000000}};
-    tier_metrics m = {.values = v, .n_values = 1, .engagements = 15, .stakeholder_levels = 3,
-                      .stakeholders = 7};
+    tier_metrics m = {
+        .values = v, .n_values = 1, .engagements = 15, .stakeholder_levels = 3, .stakeholders = 7};
     tier_result r;
     tier_evaluate(&a, defaults, 2, &m, &r);
     assert_int_equal(r.tier, TIER_LEVEL_S);
@@ -155,8 +169,12 @@ static void stakeholders_and_icp_thresholds(void **state)
 {
     (void)state;
     tier_rule rules[] = {
-        {.id = 3, .tier = TIER_LEVEL_S, .name = "Wide", .min_stakeholders = 5,
-         .min_icp_total = 18, .active = 1},
+        {.id = 3,
+         .tier = TIER_LEVEL_S,
+         .name = "Wide",
+         .min_stakeholders = 5,
+         .min_icp_total = 18,
+         .active = 1},
     };
     tier_metrics m = {.stakeholders = 5, .icp_total = 17};
     tier_result r;
@@ -173,8 +191,12 @@ static void health_is_reported_but_not_evaluated(void **state)
 {
     (void)state;
     tier_rule rules[] = {
-        {.id = 4, .tier = TIER_LEVEL_A, .name = "Healthy", .min_engagements = 1,
-         .min_health = 80, .active = 1},
+        {.id = 4,
+         .tier = TIER_LEVEL_A,
+         .name = "Healthy",
+         .min_engagements = 1,
+         .min_health = 80,
+         .active = 1},
     };
     tier_metrics m = {.engagements = 1};
     tier_result r;
@@ -219,8 +241,12 @@ static void many_rules_grow_the_reasons(void **state)
     (void)state;
     tier_rule rules[40];
     for (int i = 0; i < 40; i++)
-        rules[i] = (tier_rule){.id = i + 1, .tier = TIER_LEVEL_S, .name = "r",
-                               .min_engagements = 10, .min_stakeholders = 10, .active = 1};
+        rules[i] = (tier_rule){.id = i + 1,
+                               .tier = TIER_LEVEL_S,
+                               .name = "r",
+                               .min_engagements = 10,
+                               .min_stakeholders = 10,
+                               .active = 1};
     tier_metrics m = {0};
     tier_result r;
     tier_evaluate(&a, rules, 40, &m, &r);

@@ -1,0 +1,783 @@
+/*
+ * test_stakeholders.c - StakeholderService through the real protocol:
+ * validation naming fields, versions, the relationship map without cycles,
+ * soft delete, paging, last contact, the coverage view with its
+ * single-threaded flag, one audit row per change, and visibility (an
+ * outsider sees nothing, a read-only team member cannot write, and
+ * row-level security hides the rows in SQL too).
+ *
+ * Runs inside the shared test environment (tests/lib/testenv).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/activity.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord/v1/stakeholder.pb-c.h"
+#include "concord/v1/team.pb-c.h"
+#include "concord_client.h"
+
+static cc_options opts;
+static char admin_token[128];
+static char run_id[32];
+
+/* Responses are kept here and freed after each test. */
+static ProtobufCMessage *kept[4096];
+static size_t n_kept;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0') {
+        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
+        exit(1);
+    }
+    return v;
+}
+
+static int release_all(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < n_kept; i++)
+        protobuf_c_message_free_unpacked(kept[i], NULL);
+    n_kept = 0;
+    return 0;
+}
+
+static cc_conn *connect_as(const char *token)
+{
+    cc_conn *c = NULL;
+    char err[256];
+    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
+        fail_msg("connect: %s", err);
+    cc_conn_set_token(c, token);
+    return c;
+}
+
+/* Calls method; returns the response (kept until the test ends) or NULL. */
+static void *call(cc_conn *c, const char *method, const void *req,
+                  const ProtobufCMessageDescriptor *resp_desc, int *code, const cc_status **st)
+{
+    ProtobufCMessage *resp = NULL;
+    *code = cc_invoke(c, method, req, resp_desc, &resp, st);
+    if (resp && n_kept < sizeof(kept) / sizeof(kept[0]))
+        kept[n_kept++] = resp;
+    return resp;
+}
+
+/* True when the status names field among its violations. */
+static int names_field(const cc_status *st, const char *field)
+{
+    for (size_t i = 0; st && i < st->n_violations; i++)
+        if (strcmp(st->violations[i]->field, field) == 0)
+            return 1;
+    return 0;
+}
+
+static void login(const char *user, const char *password, char *token, size_t len)
+{
+    cc_conn *c = connect_as(NULL);
+    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
+    req.username = (char *)user;
+    req.password = (char *)password;
+    int code;
+    const cc_status *st;
+    Concord__V1__LoginResponse *r =
+        call(c, "concord.v1.AuthService/Login", &req, &concord__v1__login_response__descriptor,
+             &code, &st);
+    if (code != CC_OK)
+        fail_msg("login %s: %s", user, st->message);
+    snprintf(token, len, "%s", r->token);
+    cc_conn_free(c);
+}
+
+/* Creates a user and logs them in; returns their id (kept). */
+static const char *make_user(cc_conn *admin, const char *prefix, Concord__V1__Department dept,
+                             Concord__V1__Role role, char *token, size_t len)
+{
+    char username[64];
+    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
+    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
+    Concord__V1__User u = CONCORD__V1__USER__INIT;
+    u.username = username;
+    u.display_name = username;
+    u.department = dept;
+    u.role = role;
+    cu.user = &u;
+    cu.password = "people-password-1";
+    int code;
+    const cc_status *st;
+    Concord__V1__User *made =
+        call(admin, "concord.v1.AuthService/CreateUser", &cu, &concord__v1__user__descriptor,
+             &code, &st);
+    if (code != CC_OK)
+        fail_msg("create user %s: %s", username, st->message);
+    login(username, "people-password-1", token, len);
+    return made->id;
+}
+
+static const char *make_account(cc_conn *c, const char *name)
+{
+    char full[128];
+    snprintf(full, sizeof(full), "%s %s", name, run_id);
+    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
+    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
+    a.name = full;
+    req.account = &a;
+    req.allow_similar_name = 1; /* test accounts share words on purpose */
+    int code;
+    const cc_status *st;
+    Concord__V1__Account *made =
+        call(c, "concord.v1.AccountService/CreateAccount", &req, &concord__v1__account__descriptor,
+             &code, &st);
+    if (code != CC_OK)
+        fail_msg("create account: %s", st->message);
+    return made->id;
+}
+
+/* Puts user on the account's team with read-only access. */
+static void add_reader(cc_conn *admin, const char *account_id, const char *user_id)
+{
+    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
+    Concord__V1__TeamMember m = CONCORD__V1__TEAM_MEMBER__INIT;
+    m.account_id = (char *)account_id;
+    m.user_id = (char *)user_id;
+    m.team_role = CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD;
+    m.access_level = CONCORD__V1__ACCESS_LEVEL__READ;
+    req.member = &m;
+    int code;
+    const cc_status *st;
+    call(admin, "concord.v1.TeamService/AddTeamMember", &req, &concord__v1__team_member__descriptor,
+         &code, &st);
+    assert_int_equal(code, CC_OK);
+}
+
+static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
+                                           Concord__V1__StakeholderLevel level,
+                                           const char *reports_to, int *code,
+                                           const cc_status **st)
+{
+    Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
+    Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
+    s.account_id = (char *)account_id;
+    s.name = (char *)name;
+    s.level = level;
+    s.reports_to_id = (char *)(reports_to ? reports_to : "");
+    req.stakeholder = &s;
+    return call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                &concord__v1__stakeholder__descriptor, code, st);
+}
+
+static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_id,
+                                                const char *name,
+                                                Concord__V1__StakeholderLevel level,
+                                                const char *reports_to)
+{
+    int code;
+    const cc_status *st;
+    Concord__V1__Stakeholder *s = create_sh(c, account_id, name, level, reports_to, &code, &st);
+    if (code != CC_OK)
+        fail_msg("create stakeholder %s: %s", name, st->message);
+    return s;
+}
+
+static Concord__V1__Stakeholder *get_sh(cc_conn *c, const char *id, int *code)
+{
+    Concord__V1__GetStakeholderRequest req = CONCORD__V1__GET_STAKEHOLDER_REQUEST__INIT;
+    req.id = (char *)id;
+    const cc_status *st;
+    return call(c, "concord.v1.StakeholderService/GetStakeholder", &req,
+                &concord__v1__stakeholder__descriptor, code, &st);
+}
+
+/* Updates one field (by mask path) of stakeholder s at version. */
+static Concord__V1__Stakeholder *update_sh(cc_conn *c, Concord__V1__Stakeholder *change,
+                                           const char *path, int64_t version, int *code,
+                                           const cc_status **st)
+{
+    Concord__V1__UpdateStakeholderRequest req = CONCORD__V1__UPDATE_STAKEHOLDER_REQUEST__INIT;
+    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    char *paths[1] = {(char *)path};
+    mask.n_paths = 1;
+    mask.paths = paths;
+    req.stakeholder = change;
+    req.update_mask = &mask;
+    req.version = version;
+    return call(c, "concord.v1.StakeholderService/UpdateStakeholder", &req,
+                &concord__v1__stakeholder__descriptor, code, st);
+}
+
+static int delete_sh(cc_conn *c, const char *id, int64_t version, const cc_status **st)
+{
+    Concord__V1__DeleteStakeholderRequest req = CONCORD__V1__DELETE_STAKEHOLDER_REQUEST__INIT;
+    req.id = (char *)id;
+    req.version = version;
+    int code;
+    call(c, "concord.v1.StakeholderService/DeleteStakeholder", &req,
+         &concord__v1__delete_stakeholder_response__descriptor, &code, st);
+    return code;
+}
+
+static Concord__V1__ListStakeholdersResponse *list_sh(cc_conn *c, const char *account_id,
+                                                      int page_size, const char *token,
+                                                      int level, int attitude, int *code)
+{
+    Concord__V1__ListStakeholdersRequest req = CONCORD__V1__LIST_STAKEHOLDERS_REQUEST__INIT;
+    req.account_id = (char *)account_id;
+    req.page_size = page_size;
+    req.page_token = (char *)(token ? token : "");
+    req.level = level;
+    req.attitude = attitude;
+    const cc_status *st;
+    return call(c, "concord.v1.StakeholderService/ListStakeholders", &req,
+                &concord__v1__list_stakeholders_response__descriptor, code, &st);
+}
+
+static Concord__V1__Coverage *coverage(cc_conn *c, const char *account_id, int window, int *code,
+                                       const cc_status **st)
+{
+    Concord__V1__GetCoverageRequest req = CONCORD__V1__GET_COVERAGE_REQUEST__INIT;
+    req.account_id = (char *)account_id;
+    req.window_days = window;
+    return call(c, "concord.v1.StakeholderService/GetCoverage", &req,
+                &concord__v1__coverage__descriptor, code, st);
+}
+
+/* Records an activity days_ago days back with the given stakeholders and users. */
+static Concord__V1__Activity *activity(cc_conn *c, const char *account_id, double days_ago,
+                                       const char *s1, const char *s2, const char *user,
+                                       int *code, const cc_status **st)
+{
+    Concord__V1__CreateActivityRequest req = CONCORD__V1__CREATE_ACTIVITY_REQUEST__INIT;
+    Concord__V1__Activity a = CONCORD__V1__ACTIVITY__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    ts.seconds = (int64_t)time(NULL) - (int64_t)(days_ago * 86400);
+    char *sids[2] = {(char *)s1, (char *)s2};
+    char *uids[1] = {(char *)user};
+    a.account_id = (char *)account_id;
+    a.kind = CONCORD__V1__ACTIVITY_KIND__MEETING;
+    a.subject = "Review";
+    a.occur_time = &ts;
+    a.stakeholder_ids = sids;
+    a.n_stakeholder_ids = s2 ? 2 : (s1 ? 1 : 0);
+    a.user_ids = uids;
+    a.n_user_ids = user ? 1 : 0;
+    req.activity = &a;
+    return call(c, "concord.v1.ActivityService/CreateActivity", &req,
+                &concord__v1__activity__descriptor, code, st);
+}
+
+static PGconn *superuser(void)
+{
+    char conninfo[512];
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord",
+             env("PGHOST"), env("PGPORT"), env("PG_SUPERUSER"));
+    PGconn *pg = PQconnectdb(conninfo);
+    if (PQstatus(pg) != CONNECTION_OK)
+        fail_msg("superuser connection: %s", PQerrorMessage(pg));
+    return pg;
+}
+
+/* The first value of a one-row query with one text parameter. */
+static long long sql_count(PGconn *pg, const char *sql, const char *param)
+{
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    opts.host = env("CONCORD_HOST");
+    opts.port = atoi(env("CONCORD_PORT"));
+    opts.ca_file = env("CONCORD_CA");
+    opts.server_name = "localhost";
+    snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000, (int)getpid());
+    login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
+          sizeof(admin_token));
+    release_all(NULL);
+    return 0;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void invalid_fields_are_named(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    const char *acc = make_account(c, "Validation University");
+    Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
+    Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
+    s.account_id = (char *)acc;
+    s.name = "";
+    s.influence = 6;
+    s.email = "not an address";
+    s.phone = "012345678901234567890123456789012345678901234567890"; /* 51 */
+    s.reports_to_id = "x";
+    req.stakeholder = &s;
+    int code;
+    const cc_status *st;
+    call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+         &concord__v1__stakeholder__descriptor, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.name"));
+    assert_true(names_field(st, "stakeholder.level"));
+    assert_true(names_field(st, "stakeholder.influence"));
+    assert_true(names_field(st, "stakeholder.email"));
+    assert_true(names_field(st, "stakeholder.phone"));
+    assert_true(names_field(st, "stakeholder.reports_to_id"));
+
+    /* The account is required and must be visible. */
+    create_sh(c, "", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.account_id"));
+    create_sh(c, "999999999", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    assert_int_equal(code, CC_NOT_FOUND);
+
+    /* A reports-to in another account is refused. */
+    const char *other = make_account(c, "Other University");
+    Concord__V1__Stakeholder *boss =
+        must_create_sh(c, other, "Elsewhere Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    create_sh(c, acc, "Misplaced", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, boss->id, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.reports_to_id"));
+
+    /* A good one, read back. */
+    s.name = "Grace Hopper";
+    s.level = CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR;
+    s.attitude = CONCORD__V1__ATTITUDE__CHAMPION;
+    s.influence = 4;
+    s.email = "grace@validation.example";
+    s.phone = "+1 555 0100";
+    s.reports_to_id = "";
+    s.title = "CIO";
+    Concord__V1__Stakeholder *made =
+        call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+             &concord__v1__stakeholder__descriptor, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(made->version, 1);
+    Concord__V1__Stakeholder *got = get_sh(c, made->id, &code);
+    assert_int_equal(code, CC_OK);
+    assert_string_equal(got->name, "Grace Hopper");
+    assert_string_equal(got->title, "CIO");
+    assert_int_equal(got->level, CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR);
+    assert_int_equal(got->attitude, CONCORD__V1__ATTITUDE__CHAMPION);
+    assert_int_equal(got->influence, 4);
+    assert_string_equal(got->account_id, acc);
+    assert_null(got->last_contact_time);
+
+    /* Updates: the mask decides, versions are checked, server-owned fields refused. */
+    Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
+    change.id = made->id;
+    change.title = "Vice Rector";
+    change.name = "ignored: not in the mask";
+    Concord__V1__Stakeholder *up = update_sh(c, &change, "title", 1, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(up->version, 2);
+    assert_string_equal(up->title, "Vice Rector");
+    assert_string_equal(up->name, "Grace Hopper");
+    update_sh(c, &change, "title", 1, &code, &st);
+    assert_int_equal(code, CC_ABORTED);
+    assert_non_null(strstr(st->message, "version 2"));
+    update_sh(c, &change, "last_contact_time", 2, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "update_mask"));
+    change.email = "broken@";
+    update_sh(c, &change, "email", 2, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.email"));
+
+    /* One audit row per change. */
+    PGconn *pg = superuser();
+    assert_int_equal(sql_count(pg,
+                               "SELECT count(*) FROM concord.audit_log WHERE target_type = "
+                               "'stakeholder' AND target_id = $1",
+                               made->id),
+                     2);
+    PQfinish(pg);
+    cc_conn_free(c);
+}
+
+static void reports_to_never_makes_a_cycle(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    const char *acc = make_account(c, "Cycle College");
+    Concord__V1__Stakeholder *a =
+        must_create_sh(c, acc, "Alice Rector", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *b =
+        must_create_sh(c, acc, "Bob Dean", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, a->id);
+    Concord__V1__Stakeholder *d =
+        must_create_sh(c, acc, "Dora Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, b->id);
+    assert_string_equal(d->reports_to_id, b->id);
+
+    int code;
+    const cc_status *st;
+    Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
+    change.id = a->id;
+    change.reports_to_id = d->id; /* a -> d -> b -> a */
+    update_sh(c, &change, "reports_to_id", 1, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    assert_non_null(strstr(st->violations[0]->description, "cycle"));
+    change.reports_to_id = a->id; /* oneself */
+    update_sh(c, &change, "reports_to_id", 1, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    /* Nothing changed. */
+    Concord__V1__Stakeholder *again = get_sh(c, a->id, &code);
+    assert_string_equal(again->reports_to_id, "");
+    assert_int_equal(again->version, 1);
+
+    /* Moving d up to report to a directly is fine. */
+    change.id = d->id;
+    change.reports_to_id = a->id;
+    Concord__V1__Stakeholder *moved = update_sh(c, &change, "reports_to_id", 1, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_string_equal(moved->reports_to_id, a->id);
+    /* Clearing is fine too. */
+    change.reports_to_id = "";
+    moved = update_sh(c, &change, "reports_to_id", 2, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_string_equal(moved->reports_to_id, "");
+    cc_conn_free(c);
+}
+
+static void delete_is_soft_and_unlinks_reports(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    const char *acc = make_account(c, "Delete Institute");
+    Concord__V1__Stakeholder *boss =
+        must_create_sh(c, acc, "Leaving Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *dir =
+        must_create_sh(c, acc, "Staying Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR,
+                       boss->id);
+    int code;
+    const cc_status *st;
+    Concord__V1__Activity *act = activity(c, acc, 3, boss->id, dir->id, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+
+    assert_int_equal(delete_sh(c, boss->id, 7, &st), CC_ABORTED);
+    assert_int_equal(delete_sh(c, boss->id, 1, &st), CC_OK);
+    get_sh(c, boss->id, &code);
+    assert_int_equal(code, CC_NOT_FOUND);
+    assert_int_equal(delete_sh(c, boss->id, 0, &st), CC_NOT_FOUND);
+
+    /* The director now reports to nobody, at a new version. */
+    Concord__V1__Stakeholder *d2 = get_sh(c, dir->id, &code);
+    assert_int_equal(code, CC_OK);
+    assert_string_equal(d2->reports_to_id, "");
+    assert_int_equal(d2->version, 2);
+
+    /* Gone from the list and from what coverage knows; the activity keeps its link. */
+    Concord__V1__ListStakeholdersResponse *l = list_sh(c, acc, 0, NULL, 0, 0, &code);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(l->n_stakeholders, 1);
+    assert_string_equal(l->stakeholders[0]->id, dir->id);
+    Concord__V1__Coverage *cov = coverage(c, acc, 0, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(cov->known_per_level[0], 0);
+    assert_int_equal(cov->known_per_level[1], 1);
+    Concord__V1__GetActivityRequest ga = CONCORD__V1__GET_ACTIVITY_REQUEST__INIT;
+    ga.id = act->id;
+    Concord__V1__Activity *a2 = call(c, "concord.v1.ActivityService/GetActivity", &ga,
+                                     &concord__v1__activity__descriptor, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(a2->n_stakeholder_ids, 2);
+    /* A deleted stakeholder cannot be named on a new activity. */
+    activity(c, acc, 1, dir->id, boss->id, NULL, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "activity.stakeholder_ids[1]"));
+    cc_conn_free(c);
+}
+
+static void list_orders_by_level_and_pages(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    const char *acc = make_account(c, "Paging Polytechnic");
+    must_create_sh(c, acc, "zed staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+    must_create_sh(c, acc, "Amy Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+    must_create_sh(c, acc, "Yves Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    must_create_sh(c, acc, "Xena Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *blocker =
+        must_create_sh(c, acc, "Bea Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
+    change.id = blocker->id;
+    change.attitude = CONCORD__V1__ATTITUDE__BLOCKER;
+    int code;
+    const cc_status *st;
+    update_sh(c, &change, "attitude", 1, &code, &st);
+    assert_int_equal(code, CC_OK);
+
+    static const char *const want[] = {"Xena Executive", "Bea Director", "Yves Director",
+                                       "Amy Staff", "zed staff"};
+    const char *token = NULL;
+    size_t seen = 0;
+    for (int page = 0; page < 3; page++) {
+        Concord__V1__ListStakeholdersResponse *l = list_sh(c, acc, 2, token, 0, 0, &code);
+        assert_int_equal(code, CC_OK);
+        assert_int_equal(l->n_stakeholders, page < 2 ? 2 : 1);
+        for (size_t i = 0; i < l->n_stakeholders; i++)
+            assert_string_equal(l->stakeholders[i]->name, want[seen++]);
+        token = l->next_page_token;
+        if (page < 2)
+            assert_true(token[0] != '\0');
+        else
+            assert_string_equal(token, "");
+    }
+    assert_int_equal(seen, 5);
+
+    Concord__V1__ListStakeholdersResponse *l =
+        list_sh(c, acc, 0, NULL, CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, 0, &code);
+    assert_int_equal(l->n_stakeholders, 2);
+    l = list_sh(c, acc, 0, NULL, 0, CONCORD__V1__ATTITUDE__BLOCKER, &code);
+    assert_int_equal(l->n_stakeholders, 1);
+    assert_string_equal(l->stakeholders[0]->name, "Bea Director");
+    list_sh(c, acc, 0, "garbage", 0, 0, &code);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    cc_conn_free(c);
+}
+
+static void last_contact_is_the_latest_past_activity(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    const char *acc = make_account(c, "Contact Conservatory");
+    Concord__V1__Stakeholder *s =
+        must_create_sh(c, acc, "Carl Contact", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    int code;
+    const cc_status *st;
+    Concord__V1__Activity *older = activity(c, acc, 30, s->id, NULL, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+    Concord__V1__Activity *newer = activity(c, acc, 2, s->id, NULL, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+    /* A planned meeting next week is not a contact yet. */
+    activity(c, acc, -7, s->id, NULL, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+    Concord__V1__Stakeholder *got = get_sh(c, s->id, &code);
+    assert_non_null(got->last_contact_time);
+    assert_int_equal(got->last_contact_time->seconds, newer->occur_time->seconds);
+    assert_true(got->last_contact_time->seconds > older->occur_time->seconds);
+    Concord__V1__ListStakeholdersResponse *l = list_sh(c, acc, 0, NULL, 0, 0, &code);
+    assert_int_equal(l->stakeholders[0]->last_contact_time->seconds, newer->occur_time->seconds);
+    cc_conn_free(c);
+}
+
+static const Concord__V1__CoverageCell *cell(const Concord__V1__Coverage *cov, int level, int dept)
+{
+    for (size_t i = 0; i < cov->n_cells; i++)
+        if ((int)cov->cells[i]->level == level && (int)cov->cells[i]->department == dept)
+            return cov->cells[i];
+    return NULL;
+}
+
+static void coverage_counts_levels_by_department(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    char presales_token[128];
+    const char *presales = make_user(c, "pre", CONCORD__V1__DEPARTMENT__PRESALES,
+                                     CONCORD__V1__ROLE__MEMBER, presales_token,
+                                     sizeof(presales_token));
+    const char *acc = make_account(c, "Coverage University");
+    Concord__V1__Stakeholder *e =
+        must_create_sh(c, acc, "Eve Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *d =
+        must_create_sh(c, acc, "Dan Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, e->id);
+    Concord__V1__Stakeholder *s =
+        must_create_sh(c, acc, "Sue Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
+    must_create_sh(c, acc, "Sam Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
+    int code;
+    const cc_status *st;
+
+    /* Known people and no contact at all: every level uncovered, flagged. */
+    Concord__V1__Coverage *cov = coverage(c, acc, 0, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(cov->n_known_per_level, 3);
+    assert_int_equal(cov->known_per_level[0], 1);
+    assert_int_equal(cov->known_per_level[1], 1);
+    assert_int_equal(cov->known_per_level[2], 2);
+    assert_int_equal(cov->n_cells, 0);
+    assert_int_equal(cov->n_uncovered_levels, 3);
+    assert_true(cov->single_threaded);
+    assert_non_null(strstr(cov->explanation, "No contact"));
+
+    /* One contact with one stakeholder: single-threaded through that person. */
+    activity(c, acc, 10, e->id, NULL, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+    cov = coverage(c, acc, 0, &code, &st);
+    assert_true(cov->single_threaded);
+    assert_non_null(strstr(cov->explanation, "Eve Executive"));
+    const Concord__V1__CoverageCell *x =
+        cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, CONCORD__V1__DEPARTMENT__SALES);
+    /* The admin of the environment belongs to sales. */
+    assert_non_null(x);
+    assert_int_equal(x->stakeholders, 1);
+
+    /* Two stakeholders, but still only one of our users (the admin). */
+    activity(c, acc, 20, d->id, NULL, NULL, &code, &st);
+    assert_int_equal(code, CC_OK);
+    cov = coverage(c, acc, 0, &code, &st);
+    assert_true(cov->single_threaded);
+    assert_non_null(strstr(cov->explanation, "one of our users"));
+
+    /* Presales joins a meeting with the director: two threads on both sides. */
+    Concord__V1__Activity *joint = activity(c, acc, 5, d->id, s->id, presales, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(joint->n_user_ids, 2); /* presales + the creator */
+    cov = coverage(c, acc, 0, &code, &st);
+    assert_false(cov->single_threaded);
+    x = cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, CONCORD__V1__DEPARTMENT__PRESALES);
+    assert_non_null(x);
+    assert_int_equal(x->stakeholders, 1);
+    assert_int_equal(x->last_contact_time->seconds, joint->occur_time->seconds);
+    x = cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, CONCORD__V1__DEPARTMENT__SALES);
+    assert_non_null(x);
+    assert_int_equal(x->stakeholders, 1);
+    x = cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, CONCORD__V1__DEPARTMENT__SALES);
+    assert_non_null(x);
+    assert_int_equal(x->stakeholders, 1);
+    assert_null(cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE,
+                     CONCORD__V1__DEPARTMENT__PRESALES));
+    assert_int_equal(cov->n_uncovered_levels, 0);
+
+    /* The window: with 7 days only the joint meeting counts; the executive is uncovered. */
+    cov = coverage(c, acc, 7, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_null(cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE,
+                     CONCORD__V1__DEPARTMENT__SALES));
+    assert_int_equal(cov->n_uncovered_levels, 1);
+    assert_int_equal(cov->uncovered_levels[0], CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE);
+    coverage(c, acc, 4000, &code, &st);
+    assert_int_equal(code, CC_INVALID_ARGUMENT);
+    assert_true(names_field(st, "window_days"));
+
+    /* No stakeholders: not judged. */
+    const char *empty = make_account(c, "Empty Academy");
+    cov = coverage(c, empty, 0, &code, &st);
+    assert_int_equal(code, CC_OK);
+    assert_false(cov->single_threaded);
+    assert_int_equal(cov->n_uncovered_levels, 0);
+    cc_conn_free(c);
+}
+
+static void outsiders_see_nothing_and_readers_cannot_write(void **state)
+{
+    (void)state;
+    cc_conn *c = connect_as(admin_token);
+    char out_token[128], reader_token[128];
+    const char *outsider = make_user(c, "shout", CONCORD__V1__DEPARTMENT__RND,
+                                     CONCORD__V1__ROLE__MEMBER, out_token, sizeof(out_token));
+    const char *reader = make_user(c, "shread", CONCORD__V1__DEPARTMENT__DELIVERY,
+                                   CONCORD__V1__ROLE__MEMBER, reader_token, sizeof(reader_token));
+    const char *acc = make_account(c, "Private Institute");
+    Concord__V1__Stakeholder *s =
+        must_create_sh(c, acc, "Hidden Person", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    add_reader(c, acc, reader);
+
+    int code;
+    const cc_status *st;
+    Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
+    change.id = s->id;
+    change.title = "changed";
+
+    cc_conn *o = connect_as(out_token);
+    get_sh(o, s->id, &code);
+    assert_int_equal(code, CC_NOT_FOUND);
+    list_sh(o, acc, 0, NULL, 0, 0, &code);
+    assert_int_equal(code, CC_NOT_FOUND);
+    coverage(o, acc, 0, &code, &st);
+    assert_int_equal(code, CC_NOT_FOUND);
+    create_sh(o, acc, "Intruder", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    assert_int_equal(code, CC_NOT_FOUND);
+    update_sh(o, &change, "title", 1, &code, &st);
+    assert_int_equal(code, CC_NOT_FOUND);
+    assert_int_equal(delete_sh(o, s->id, 0, &st), CC_NOT_FOUND);
+    cc_conn_free(o);
+
+    cc_conn *r = connect_as(reader_token);
+    Concord__V1__Stakeholder *seen = get_sh(r, s->id, &code);
+    assert_int_equal(code, CC_OK);
+    assert_string_equal(seen->name, "Hidden Person");
+    Concord__V1__ListStakeholdersResponse *l = list_sh(r, acc, 0, NULL, 0, 0, &code);
+    assert_int_equal(code, CC_OK);
+    assert_int_equal(l->n_stakeholders, 1);
+    coverage(r, acc, 0, &code, &st);
+    assert_int_equal(code, CC_OK);
+    create_sh(r, acc, "Reader Write", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    assert_int_equal(code, CC_PERMISSION_DENIED);
+    update_sh(r, &change, "title", 1, &code, &st);
+    assert_int_equal(code, CC_PERMISSION_DENIED);
+    assert_int_equal(delete_sh(r, s->id, 0, &st), CC_PERMISSION_DENIED);
+    cc_conn_free(r);
+
+    /* Row-level security hides the rows in SQL as well, and refuses writes. */
+    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    const char *params[3] = {outsider, "member", "rnd"};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT set_config('concord.user_id', $1, false),"
+                                 " set_config('concord.role', $2, false),"
+                                 " set_config('concord.department', $3, false)",
+                                 3, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    assert_int_equal(sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1",
+                               acc),
+                     0);
+    const char *ins[1] = {acc};
+    res = PQexecParams(pg,
+                       "INSERT INTO concord.stakeholders (account_id, name, level)"
+                       " VALUES ($1, 'Sneaky', 'staff')",
+                       1, NULL, ins, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+    params[0] = reader;
+    params[2] = "delivery";
+    res = PQexecParams(pg,
+                       "SELECT set_config('concord.user_id', $1, false),"
+                       " set_config('concord.role', $2, false),"
+                       " set_config('concord.department', $3, false)",
+                       3, NULL, params, NULL, NULL, 0);
+    PQclear(res);
+    assert_int_equal(sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1",
+                               acc),
+                     1);
+    res = PQexecParams(pg, "UPDATE concord.stakeholders SET title = 'x' WHERE account_id = $1", 1,
+                       NULL, ins, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    assert_string_equal(PQcmdTuples(res), "0"); /* a reader's update matches no row */
+    PQclear(res);
+    PQfinish(pg);
+    cc_conn_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(invalid_fields_are_named, release_all),
+        cmocka_unit_test_teardown(reports_to_never_makes_a_cycle, release_all),
+        cmocka_unit_test_teardown(delete_is_soft_and_unlinks_reports, release_all),
+        cmocka_unit_test_teardown(list_orders_by_level_and_pages, release_all),
+        cmocka_unit_test_teardown(last_contact_is_the_latest_past_activity, release_all),
+        cmocka_unit_test_teardown(coverage_counts_levels_by_department, release_all),
+        cmocka_unit_test_teardown(outsiders_see_nothing_and_readers_cannot_write, release_all),
+    };
+    return cmocka_run_group_tests(tests, setup, release_all);
+}
