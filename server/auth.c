@@ -6,14 +6,14 @@
  * user still spends one argon2 computation so timing does not tell users
  * apart.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "auth.h"
 #include <argon2.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include "auth.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define SALT_LEN 16
 #define HASH_LEN 32
@@ -24,8 +24,8 @@ int auth_password_hash(const srv_settings *s, const char *password, char *out, s
     if (RAND_bytes(salt, sizeof(salt)) != 1)
         return CC_EIO;
     int rc = argon2id_hash_encoded((uint32_t)s->argon2_iterations, (uint32_t)s->argon2_memory_kib,
-                                   1, password, strlen(password), salt, sizeof(salt), HASH_LEN,
-                                   out, outlen);
+                                   1, password, strlen(password), salt, sizeof(salt), HASH_LEN, out,
+                                   outlen);
     return rc == ARGON2_OK ? 0 : CC_EINVAL;
 }
 
@@ -79,7 +79,7 @@ int auth_resolve(srv_call *c)
     /* One round trip: find the credential and set the caller for row-level security. */
     static const char sql[] =
         "SELECT c.id, u.id, u.username, u.department, u.role, c.kind,"
-        "       c.last_used_at < now() - interval '60 seconds',"
+        "       c.last_used_at < now() - least(interval '60 seconds', c.idle_timeout / 4),"
         "       set_config('concord.user_id', u.id::text, true),"
         "       set_config('concord.role', u.role, true),"
         "       set_config('concord.department', u.department, true)"
@@ -108,7 +108,8 @@ int auth_resolve(srv_call *c)
     c->user.department = PQgetvalue(r, 0, 3);
     c->user.role = PQgetvalue(r, 0, 4);
     c->user.is_api_token = strcmp(PQgetvalue(r, 0, 5), "api_token") == 0;
-    /* last_used_at moves in steps of a minute: a write per call would cost more. */
+    /* last_used_at moves in steps of a minute (a quarter of the idle timeout when that
+     * is shorter): a write per call would cost more. */
     if (PQgetvalue(r, 0, 6)[0] == 't' &&
         srv_sql(c, touch, 1, srv_i64(c, c->user.credential_id)) == NULL)
         return c->code;

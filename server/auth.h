@@ -4,8 +4,8 @@
 #ifndef SRV_AUTH_H
 #define SRV_AUTH_H
 
-#include <stddef.h>
 #include "call.h"
+#include <stddef.h>
 
 #define AUTH_TOKEN_MAX 64
 #define AUTH_HASH_MAX 160

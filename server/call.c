@@ -2,6 +2,9 @@
  * call.c - helpers every handler uses: failures and field violations, SQL
  * with SQLSTATE mapping, ids, enums, timestamps, the audit row.
  */
+#include "call.h"
+#include "cc_log.h"
+#include "pjson.h"
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,9 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "call.h"
-#include "cc_log.h"
-#include "pjson.h"
 
 int srv_fail(srv_call *c, int code, const char *fmt, ...)
 {
@@ -65,20 +65,20 @@ static const struct {
     const char *state;
     int code;
 } sqlstate_map[] = {
-    {"23505", CC_ALREADY_EXISTS},    /* unique_violation */
+    {"23505", CC_ALREADY_EXISTS},      /* unique_violation */
     {"23503", CC_FAILED_PRECONDITION}, /* foreign_key_violation */
-    {"23514", CC_INVALID_ARGUMENT},  /* check_violation */
-    {"23502", CC_INVALID_ARGUMENT},  /* not_null_violation */
-    {"40001", CC_ABORTED},           /* serialization_failure */
-    {"40P01", CC_ABORTED},           /* deadlock_detected */
-    {"55P03", CC_ABORTED},           /* lock_not_available */
-    {"57014", CC_DEADLINE_EXCEEDED}, /* query_canceled: statement_timeout */
-    {"42501", CC_PERMISSION_DENIED}, /* insufficient_privilege, row-level security */
-    {"22", CC_INVALID_ARGUMENT},     /* data exceptions */
-    {"08", CC_UNAVAILABLE},          /* connection exceptions */
-    {"57P", CC_UNAVAILABLE},         /* admin/crash shutdown, cannot connect now */
-    {"53", CC_RESOURCE_EXHAUSTED},   /* insufficient resources */
-    {"25P03", CC_DEADLINE_EXCEEDED}, /* idle_in_transaction_session_timeout */
+    {"23514", CC_INVALID_ARGUMENT},    /* check_violation */
+    {"23502", CC_INVALID_ARGUMENT},    /* not_null_violation */
+    {"40001", CC_ABORTED},             /* serialization_failure */
+    {"40P01", CC_ABORTED},             /* deadlock_detected */
+    {"55P03", CC_ABORTED},             /* lock_not_available */
+    {"57014", CC_DEADLINE_EXCEEDED},   /* query_canceled: statement_timeout */
+    {"42501", CC_PERMISSION_DENIED},   /* insufficient_privilege, row-level security */
+    {"22", CC_INVALID_ARGUMENT},       /* data exceptions */
+    {"08", CC_UNAVAILABLE},            /* connection exceptions */
+    {"57P", CC_UNAVAILABLE},           /* admin/crash shutdown, cannot connect now */
+    {"53", CC_RESOURCE_EXHAUSTED},     /* insufficient resources */
+    {"25P03", CC_DEADLINE_EXCEEDED},   /* idle_in_transaction_session_timeout */
 };
 
 int srv_sqlstate_code(const char *sqlstate)
@@ -91,15 +91,18 @@ int srv_sqlstate_code(const char *sqlstate)
     return CC_INTERNAL;
 }
 
-static void clear_result(void *r) { PQclear(r); }
+static void clear_result(void *r)
+{
+    PQclear(r);
+}
 
 static PGresult *run_sql(srv_call *c, const char *sql, int nparams, const char *const *params,
                          int prepared)
 {
     if (c->code != CC_OK)
         return NULL; /* the transaction is already failed; do not pile up errors */
-    PGresult *r = prepared ? db_exec(c->db, sql, nparams, params)
-                           : db_exec_once(c->db, sql, nparams, params);
+    PGresult *r =
+        prepared ? db_exec(c->db, sql, nparams, params) : db_exec_once(c->db, sql, nparams, params);
     if (r == NULL) {
         srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
         return NULL;
@@ -217,7 +220,10 @@ PGresult *srv_sql(srv_call *c, const char *sql, int nparams, ...)
     return srv_sqlv(c, sql, nparams, params);
 }
 
-const char *srv_i64(srv_call *c, int64_t v) { return arena_printf(c->arena, "%" PRId64, v); }
+const char *srv_i64(srv_call *c, int64_t v)
+{
+    return arena_printf(c->arena, "%" PRId64, v);
+}
 
 int64_t srv_parse_id(srv_call *c, const char *field, const char *text)
 {
@@ -316,7 +322,10 @@ int srv_audit(srv_call *c, const char *action, const char *target_type, const ch
     return r ? CC_OK : c->code;
 }
 
-int srv_is_admin(const srv_call *c) { return c->user.role && strcmp(c->user.role, "admin") == 0; }
+int srv_is_admin(const srv_call *c)
+{
+    return c->user.role && strcmp(c->user.role, "admin") == 0;
+}
 
 int srv_require_admin(srv_call *c)
 {
@@ -387,8 +396,8 @@ int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len)
         log_event(LOG_ERROR, "copy_failed", "method", c->method, "error",
                   r ? PQresultErrorMessage(r) : "no result", NULL);
         PQclear(r);
-        return srv_fail(c, code, code == CC_UNAVAILABLE ? "the database is unavailable"
-                                                        : "internal error");
+        return srv_fail(c, code,
+                        code == CC_UNAVAILABLE ? "the database is unavailable" : "internal error");
     }
     PQclear(r);
     /* Send in slices so that one huge buffer does not sit twice in libpq's memory. */

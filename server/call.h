@@ -16,14 +16,14 @@
 #ifndef SRV_CALL_H
 #define SRV_CALL_H
 
-#include <stdint.h>
-#include <libpq-fe.h>
-#include <protobuf-c/protobuf-c.h>
 #include "arena.h"
 #include "cc_status.h"
 #include "db.h"
-#include "settings.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "settings.h"
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
 
 /* Method flags. */
 enum {
@@ -34,7 +34,7 @@ enum {
 
 /* Roles and departments as stored in the database (lower-case proto names). */
 typedef struct srv_user {
-    int64_t id;          /* 0: not authenticated */
+    int64_t id; /* 0: not authenticated */
     char id_text[24];
     const char *username;
     const char *department; /* "sales", ... */
@@ -47,11 +47,11 @@ typedef struct srv_call {
     arena *arena;
     srv_db *db;
     const srv_settings *cfg;
-    const char *method;      /* "concord.v1.AccountService/GetAccount" */
-    const char *source;      /* peer address */
-    const char *token;       /* the credential sent with the call (may be "") */
+    const char *method; /* "concord.v1.AccountService/GetAccount" */
+    const char *source; /* peer address */
+    const char *token;  /* the credential sent with the call (may be "") */
     srv_user user;
-    uint64_t deadline_ms;    /* monotonic */
+    uint64_t deadline_ms; /* monotonic */
     /* Outcome, set through srv_fail / srv_violation. */
     int code;
     const char *message;
@@ -68,7 +68,7 @@ typedef struct srv_call {
 typedef int (*srv_handler)(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 typedef struct srv_method {
-    const char *name;   /* method name as in the .proto service, e.g. "GetAccount" */
+    const char *name; /* method name as in the .proto service, e.g. "GetAccount" */
     srv_handler fn;
     unsigned flags;
 } srv_method;
@@ -128,7 +128,8 @@ void srv_copy_escape(srv_call *c, srv_buf *b, const char *s);
 int srv_page_size(srv_call *c, const char *field, int requested);
 /** Opaque page token from a keyset key (arena). */
 const char *srv_page_token_encode(srv_call *c, const char *key);
-/** The key of a page token, or NULL after recording a violation on field ("" -> NULL, no violation). */
+/** The key of a page token, or NULL after recording a violation on field ("" -> NULL, no
+ * violation). */
 const char *srv_page_token_decode(srv_call *c, const char *field, const char *token);
 
 /** Number formatting into the arena, for SQL parameters. */

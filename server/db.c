@@ -6,11 +6,11 @@
  * replaced. Every connection gets a fixed search_path so that unqualified
  * names resolve to the concord schema only.
  */
+#include "db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "db.h"
 
 uint64_t db_now_ms(void)
 {
@@ -34,7 +34,10 @@ static void drop_conn(srv_db *db)
     db->n_stmts = 0;
 }
 
-int db_broken(const srv_db *db) { return db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK; }
+int db_broken(const srv_db *db)
+{
+    return db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK;
+}
 
 int db_ensure(srv_db *db)
 {
@@ -49,7 +52,8 @@ int db_ensure(srv_db *db)
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%u", secs < 2 ? 2 : secs);
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {db->conninfo, timeout, "concordd", "-c search_path=concord -c TimeZone=UTC -c DateStyle=ISO", NULL};
+    const char *vals[] = {db->conninfo, timeout, "concordd",
+                          "-c search_path=concord -c TimeZone=UTC -c DateStyle=ISO", NULL};
     /* expand_dbname=1: the first dbname value is parsed as the whole conninfo. */
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {

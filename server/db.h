@@ -9,9 +9,9 @@
 #ifndef SRV_DB_H
 #define SRV_DB_H
 
-#include <stdint.h>
-#include <libpq-fe.h>
 #include "cc_error.h"
+#include <libpq-fe.h>
+#include <stdint.h>
 
 #define DB_MAX_STMTS 512
 

@@ -5,12 +5,12 @@
  * The table is read-only after srv_routes_build, so workers and the loop
  * thread share it without locks.
  */
+#include "dispatch.h"
+#include "cc_log.h"
+#include "cc_services.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cc_services.h"
-#include "cc_log.h"
-#include "dispatch.h"
 
 extern const srv_service srv_auth_service;
 extern const srv_service srv_account_service;
@@ -23,15 +23,9 @@ extern const srv_service srv_key_event_service;
 
 /* One line per service: its handler table (server/services/<area>_service.c). */
 const srv_service *const srv_service_table[] = {
-    &srv_auth_service,
-    &srv_account_service,
-    &srv_team_service,
-    &srv_contract_service,
-    &srv_tier_service,
-    &srv_stakeholder_service,
-    &srv_activity_service,
-    &srv_key_event_service,
-    NULL,
+    &srv_auth_service,     &srv_account_service,   &srv_team_service,
+    &srv_contract_service, &srv_tier_service,      &srv_stakeholder_service,
+    &srv_activity_service, &srv_key_event_service, NULL,
 };
 
 static srv_route *routes;
@@ -87,8 +81,8 @@ int srv_routes_build(char *err, size_t errlen)
         const srv_service *svc = srv_service_table[i];
         for (const srv_method *x = svc->methods; x->name; x++) {
             if (protobuf_c_service_descriptor_get_method_by_name(svc->desc, x->name) == NULL) {
-                snprintf(err, errlen, "handler %s/%s matches no declared method",
-                         svc->desc->name, x->name);
+                snprintf(err, errlen, "handler %s/%s matches no declared method", svc->desc->name,
+                         x->name);
                 return CC_ENOTFOUND;
             }
         }
@@ -106,5 +100,11 @@ const srv_route *srv_route_find(const char *full_name)
     return bsearch(&key, routes, n_routes, sizeof(*routes), by_name);
 }
 
-size_t srv_routes_count(void) { return n_routes; }
-const srv_route *srv_route_at(size_t i) { return i < n_routes ? &routes[i] : NULL; }
+size_t srv_routes_count(void)
+{
+    return n_routes;
+}
+const srv_route *srv_route_at(size_t i)
+{
+    return i < n_routes ? &routes[i] : NULL;
+}

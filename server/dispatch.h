@@ -8,11 +8,11 @@
 #include "call.h"
 
 typedef struct srv_route {
-    char full_name[128];                       /* "concord.v1.AccountService/GetAccount" */
+    char full_name[128]; /* "concord.v1.AccountService/GetAccount" */
     const ProtobufCServiceDescriptor *service;
-    const ProtobufCMethodDescriptor *method;   /* input/output descriptors */
-    srv_handler fn;                            /* NULL: declared but not implemented */
-    unsigned flags;                            /* SRV_PUBLIC | SRV_WRITE | SRV_ADMIN */
+    const ProtobufCMethodDescriptor *method; /* input/output descriptors */
+    srv_handler fn;                          /* NULL: declared but not implemented */
+    unsigned flags;                          /* SRV_PUBLIC | SRV_WRITE | SRV_ADMIN */
 } srv_route;
 
 /** The handler tables of all services; one line per service in dispatch.c. */

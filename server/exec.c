@@ -9,15 +9,15 @@
  *
  * The arena is reset at the start of each call, never in the middle.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "auth.h"
 #include "cc_log.h"
 #include "pb_check.h"
 #include "pool.h"
 #include "wire_frame.h"
 #include "worker.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void srv_worker_init(srv_worker *w, const srv_settings *cfg, int index)
 {
@@ -87,9 +87,8 @@ static idem_state idem_claim(srv_call *c, srv_job *job, ProtobufCMessage **out)
     static const char claim[] =
         "INSERT INTO idempotency_keys (user_id, key, method, request_hash)"
         " VALUES ($1, $2, $3, sha256($4::bytea)) ON CONFLICT DO NOTHING RETURNING 1";
-    static const char stored[] =
-        "SELECT method = $3 AND request_hash = sha256($4::bytea), response"
-        "  FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+    static const char stored[] = "SELECT method = $3 AND request_hash = sha256($4::bytea), response"
+                                 "  FROM idempotency_keys WHERE user_id = $1 AND key = $2";
     if (job->idempotency_key == NULL || !(job->route->flags & SRV_WRITE) || c->user.id == 0)
         return IDEM_NONE;
     if (strlen(job->idempotency_key) > 200) {
@@ -215,11 +214,12 @@ static void exec_task(srv_worker *w, srv_job *job)
         return;
     }
     char begin[200];
-    snprintf(begin, sizeof(begin),
-             "BEGIN; SET LOCAL statement_timeout = %llu;"
-             " SELECT set_config('concord.user_id', '0', true),"
-             " set_config('concord.role', 'admin', true), set_config('concord.department', '', true)",
-             (unsigned long long)(job->deadline_ms - db_now_ms()));
+    snprintf(
+        begin, sizeof(begin),
+        "BEGIN; SET LOCAL statement_timeout = %llu;"
+        " SELECT set_config('concord.user_id', '0', true),"
+        " set_config('concord.role', 'admin', true), set_config('concord.department', '', true)",
+        (unsigned long long)(job->deadline_ms - db_now_ms()));
     PGresult *r = db_simple(&w->db, begin);
     int ok = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
@@ -234,8 +234,8 @@ static void exec_task(srv_worker *w, srv_job *job)
     }
     job->code = c.code;
     if (c.code != CC_OK)
-        log_event(LOG_WARN, "task_failed", "task", job->task_name, "status",
-                  cc_code_name(c.code), "error", c.message, NULL);
+        log_event(LOG_WARN, "task_failed", "task", job->task_name, "status", cc_code_name(c.code),
+                  "error", c.message, NULL);
 }
 
 void srv_exec(srv_worker *w, srv_job *job)
@@ -274,11 +274,9 @@ void srv_exec(srv_worker *w, srv_job *job)
         }
         goto reply;
     }
-    in = protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len,
-                                   job->payload);
+    in = protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len, job->payload);
     if (in == NULL) {
-        srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s",
-                 rt->method->input->name);
+        srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s", rt->method->input->name);
         goto reply;
     }
     if (db_ensure(&w->db) != 0) {
@@ -333,7 +331,7 @@ reply:
     if (log_enabled(LOG_DEBUG) || c.code == CC_INTERNAL) {
         char ms[24];
         snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(db_now_ms() - start));
-        log_event(c.code == CC_INTERNAL ? LOG_ERROR : LOG_DEBUG, "call", "method", c.method,
-                  "user", c.user.username, "status", cc_code_name(c.code), "ms", ms, NULL);
+        log_event(c.code == CC_INTERNAL ? LOG_ERROR : LOG_DEBUG, "call", "method", c.method, "user",
+                  c.user.username, "status", cc_code_name(c.code), "ms", ms, NULL);
     }
 }

@@ -8,8 +8,8 @@
  * function of the contract dates alone: when a contract was recorded does not
  * matter, so the stage of any past or future day can be asked for.
  */
-#include <string.h>
 #include "lifecycle.h"
+#include <string.h>
 
 /* Days from 0000-03-01 to 1970-01-01: the civil calendar below counts years
  * from March so that the leap day is the last day of its year. */
@@ -22,8 +22,8 @@ lc_day lc_day_from_ymd(int y, int m, int d)
     if (m <= 2)
         y -= 1;
     int era = (y >= 0 ? y : y - 399) / 400;
-    int year_of_era = y - era * 400;                          /* 0..399 */
-    int month_from_march = m > 2 ? m - 3 : m + 9;              /* 0..11 */
+    int year_of_era = y - era * 400;                            /* 0..399 */
+    int month_from_march = m > 2 ? m - 3 : m + 9;               /* 0..11 */
     int day_of_year = (153 * month_from_march + 2) / 5 + d - 1; /* 0..365 */
     int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     return (lc_day)(era * DAYS_PER_400_YEARS + day_of_era - DAYS_0000_03_01_TO_EPOCH);
@@ -62,7 +62,10 @@ lc_day lc_day_from_unix(int64_t seconds)
     return (lc_day)days;
 }
 
-static int two_digits(const char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
+static int two_digits(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
 
 int lc_day_parse(const char *text, lc_day *out)
 {
@@ -111,11 +114,17 @@ lc_day lc_add_months(lc_day day, int months)
     return lc_day_from_ymd(ny, nm, d < last ? d : last);
 }
 
-lc_day lc_adoption_start(const lc_contract *c) { return lc_add_months(c->start, 2); }
+lc_day lc_adoption_start(const lc_contract *c)
+{
+    return lc_add_months(c->start, 2);
+}
 
 /* Counted back from the day after the end, so that a contract ending on the
  * last day of February has December, January and February as its window. */
-lc_day lc_renewal_start(const lc_contract *c) { return lc_add_months(c->end + 1, -3); }
+lc_day lc_renewal_start(const lc_contract *c)
+{
+    return lc_add_months(c->end + 1, -3);
+}
 
 /* Tie-breaks keep the choice of deciding contract independent of input order. */
 static int ends_later(const lc_contract *a, const lc_contract *b)
@@ -175,7 +184,10 @@ lc_stage lc_stage_on(const lc_contract *cs, size_t n, lc_day as_of, int64_t *con
     return stage;
 }
 
-size_t lc_timeline_max(size_t n) { return 4 * n + 2; }
+size_t lc_timeline_max(size_t n)
+{
+    return 4 * n + 2;
+}
 
 /* The first day after `day` on which the stage may change, or 0 when none. */
 static int next_boundary(const lc_contract *cs, size_t n, lc_day day, lc_day *next)

@@ -23,9 +23,9 @@
 #ifndef SRV_LIFECYCLE_H
 #define SRV_LIFECYCLE_H
 
+#include "cc_error.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "cc_error.h"
 
 /** A calendar day: days since 1970-01-01 (negative before). */
 typedef int32_t lc_day;

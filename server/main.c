@@ -1,16 +1,16 @@
 /*
  * main.c - concordd's command line: serve (default), migrate, create-admin.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <libpq-fe.h>
 #include "auth.h"
 #include "cc_log.h"
 #include "migrate.h"
 #include "server.h"
 #include "settings.h"
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #ifndef CONCORD_VERSION
 #define CONCORD_VERSION "0.1.0"
@@ -18,18 +18,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: concordd [serve|migrate|create-admin|version] [--config FILE] "
-            "[--section.key=value ...]\n"
-            "\n"
-            "  serve          run the server (default)\n"
-            "  migrate        apply pending schema migrations (database.owner_url) and exit\n"
-            "  create-admin   create an admin user: --username NAME --password-stdin\n"
-            "                 [--display-name TEXT] [--department sales|presales|delivery|rnd|"
-            "success]\n"
-            "  version        print the version\n"
-            "\n"
-            "Settings (file < CONCORD_* environment < flags):\n");
+    fprintf(out, "usage: concordd [serve|migrate|create-admin|version] [--config FILE] "
+                 "[--section.key=value ...]\n"
+                 "\n"
+                 "  serve          run the server (default)\n"
+                 "  migrate        apply pending schema migrations (database.owner_url) and exit\n"
+                 "  create-admin   create an admin user: --username NAME --password-stdin\n"
+                 "                 [--display-name TEXT] [--department sales|presales|delivery|rnd|"
+                 "success]\n"
+                 "  version        print the version\n"
+                 "\n"
+                 "Settings (file < CONCORD_* environment < flags):\n");
     cfg_help(srv_settings_keys, "CONCORD", out);
 }
 
@@ -84,7 +83,8 @@ static int cmd_create_admin(const srv_settings *cfg, int argc, char **argv)
     const char *display = arg_value(argc, argv, "--display-name");
     const char *dept = arg_value(argc, argv, "--department");
     if (username == NULL || !has_flag(argc, argv, "--password-stdin")) {
-        fprintf(stderr, "concordd create-admin: --username NAME and --password-stdin are required\n");
+        fprintf(stderr,
+                "concordd create-admin: --username NAME and --password-stdin are required\n");
         return 2;
     }
     char password[1100];
@@ -108,8 +108,7 @@ static int cmd_create_admin(const srv_settings *cfg, int argc, char **argv)
         PQfinish(pg);
         return 1;
     }
-    const char *params[4] = {username, display ? display : username, dept ? dept : "success",
-                             hash};
+    const char *params[4] = {username, display ? display : username, dept ? dept : "success", hash};
     PGresult *r = PQexecParams(
         pg,
         "WITH created AS ("

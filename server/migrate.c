@@ -4,12 +4,12 @@
  * The migration table records what ran; a migration never changes once it has
  * landed, so only versions above the highest recorded one are applied.
  */
+#include "migrate.h"
+#include "cc_log.h"
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libpq-fe.h>
-#include "cc_log.h"
-#include "migrate.h"
 
 /* Arbitrary constant naming Concord's migration lock among advisory locks. */
 #define MIGRATE_LOCK_KEY "7433000001"
@@ -70,8 +70,9 @@ int srv_migrate(const char *conninfo, char *err, size_t errlen)
         char version[16];
         snprintf(version, sizeof(version), "%d", m->version);
         const char *params[2] = {version, m->name};
-        r = PQexecParams(pg, "INSERT INTO concord.schema_migrations (version, name) VALUES ($1, $2)",
-                         2, NULL, params, NULL, NULL, 0);
+        r = PQexecParams(pg,
+                         "INSERT INTO concord.schema_migrations (version, name) VALUES ($1, $2)", 2,
+                         NULL, params, NULL, NULL, 0);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok)
             snprintf(err, errlen, "%s", PQresultErrorMessage(r));

@@ -1,11 +1,11 @@
 /*
  * pool.c - worker threads and the two queues.
  */
+#include "pool.h"
+#include "cc_log.h"
+#include "worker.h"
 #include <stdlib.h>
 #include <string.h>
-#include "cc_log.h"
-#include "pool.h"
-#include "worker.h"
 
 void srv_job_free(srv_job *job)
 {

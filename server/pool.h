@@ -9,30 +9,30 @@
 #ifndef SRV_POOL_H
 #define SRV_POOL_H
 
+#include "dispatch.h"
+#include "settings.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
-#include "dispatch.h"
-#include "settings.h"
 
 typedef struct srv_job {
     struct srv_job *next;
-    void *conn;                  /* the connection that sent it (loop thread only) */
+    void *conn; /* the connection that sent it (loop thread only) */
     uint64_t frame_id;
-    const srv_route *route;      /* the method called, or NULL for a task */
-    srv_task_fn task;            /* a scheduler task instead of a call */
+    const srv_route *route; /* the method called, or NULL for a task */
+    srv_task_fn task;       /* a scheduler task instead of a call */
     const char *task_name;
-    uint8_t *payload;            /* request bytes (owned) */
+    uint8_t *payload; /* request bytes (owned) */
     size_t len;
-    char *token;                 /* owned; may be NULL */
-    char *idempotency_key;       /* owned; may be NULL */
+    char *token;           /* owned; may be NULL */
+    char *idempotency_key; /* owned; may be NULL */
     char peer[48];
-    uint64_t deadline_ms;        /* monotonic */
+    uint64_t deadline_ms; /* monotonic */
     /* Filled by the worker. */
-    uint8_t *reply;              /* the whole framed Reply (owned) */
+    uint8_t *reply; /* the whole framed Reply (owned) */
     size_t reply_len;
     int code;
-    int authenticated;           /* the call carried a valid credential */
+    int authenticated; /* the call carried a valid credential */
 } srv_job;
 
 typedef void (*srv_job_done_cb)(srv_job *job, void *ud);
@@ -40,7 +40,7 @@ typedef void (*srv_job_done_cb)(srv_job *job, void *ud);
 typedef struct srv_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    srv_job *head, *tail;        /* waiting for a worker */
+    srv_job *head, *tail; /* waiting for a worker */
     int queued;
     srv_job *done_head, *done_tail; /* finished, waiting for the loop */
     uv_async_t async;

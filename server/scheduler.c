@@ -4,10 +4,10 @@
  * due, so a restart or a missed tick loses nothing and several concordd
  * instances do the work once (each task takes an advisory lock).
  */
-#include <stdlib.h>
+#include "scheduler.h"
 #include "cc_log.h"
 #include "db.h"
-#include "scheduler.h"
+#include <stdlib.h>
 
 const srv_task srv_tasks[] = {
     {NULL, NULL},
@@ -33,8 +33,7 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-void srv_scheduler_start(srv_scheduler *s, uv_loop_t *loop, srv_pool *pool,
-                         const srv_settings *cfg)
+void srv_scheduler_start(srv_scheduler *s, uv_loop_t *loop, srv_pool *pool, const srv_settings *cfg)
 {
     s->pool = pool;
     s->cfg = cfg;

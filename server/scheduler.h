@@ -6,8 +6,8 @@
 #ifndef SRV_SCHEDULER_H
 #define SRV_SCHEDULER_H
 
-#include <uv.h>
 #include "pool.h"
+#include <uv.h>
 
 typedef struct srv_task {
     const char *name; /* for logs */
@@ -21,7 +21,7 @@ typedef struct srv_scheduler {
     uv_timer_t timer;
     srv_pool *pool;
     const srv_settings *cfg;
-    int running;         /* tasks queued and not yet done */
+    int running; /* tasks queued and not yet done */
     int started;
 } srv_scheduler;
 

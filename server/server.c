@@ -13,19 +13,19 @@
  * are in flight; a client whose unread replies exceed write_queue_max is
  * disconnected so it cannot make the server buffer without bound.
  */
+#include "server.h"
+#include "cc_log.h"
+#include "dispatch.h"
+#include "pool.h"
+#include "scheduler.h"
+#include "tls_stream.h"
+#include "wire_frame.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
-#include "cc_log.h"
-#include "dispatch.h"
-#include "pool.h"
-#include "scheduler.h"
-#include "server.h"
-#include "tls_stream.h"
-#include "wire_frame.h"
 
 typedef struct srv_server srv_server;
 
@@ -35,16 +35,16 @@ typedef struct srv_conn {
     srv_server *srv;
     wire_decoder dec;
     struct srv_conn *prev, *next;
-    uint64_t accepted_at;    /* uv_now at accept */
-    uint64_t last_call_at;   /* uv_now of the last call received */
-    uint64_t frame_started;  /* uv_now when a partial frame began arriving; 0: none */
-    int in_flight;           /* calls with the workers */
+    uint64_t accepted_at;   /* uv_now at accept */
+    uint64_t last_call_at;  /* uv_now of the last call received */
+    uint64_t frame_started; /* uv_now when a partial frame began arriving; 0: none */
+    int in_flight;          /* calls with the workers */
     int handshake_done;
-    int authenticated;       /* a call with a valid credential succeeded */
-    int paused;              /* reading paused for back-pressure */
-    int closing;             /* close started; no new calls */
-    int tls_closed;          /* tls on_close happened */
-    int timer_closed;        /* timer close callback happened */
+    int authenticated; /* a call with a valid credential succeeded */
+    int paused;        /* reading paused for back-pressure */
+    int closing;       /* close started; no new calls */
+    int tls_closed;    /* tls on_close happened */
+    int timer_closed;  /* timer close callback happened */
     char peer[48];
 } srv_conn;
 
@@ -57,10 +57,10 @@ struct srv_server {
     SSL_CTX *ssl_ctx;
     srv_pool pool;
     srv_scheduler scheduler;
-    srv_conn *conns;         /* every live connection */
+    srv_conn *conns; /* every live connection */
     int n_conns;
     int draining;
-    int signals;             /* termination signals received */
+    int signals; /* termination signals received */
 };
 
 static void conn_close(srv_conn *c, const char *why);
@@ -177,7 +177,10 @@ static void on_job_done(srv_job *job, void *ud)
 
 /* ---- calls -------------------------------------------------------------- */
 
-static char *dup_or_null(const char *s) { return (s && *s) ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return (s && *s) ? strdup(s) : NULL;
+}
 
 static int on_frame(void *ud, const uint8_t *body, size_t len)
 {
@@ -196,8 +199,9 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
     const srv_route *rt = srv_route_find(call->method);
     if (rt == NULL || rt->fn == NULL) {
         char msg[200];
-        snprintf(msg, sizeof(msg), rt ? "method \"%.120s\" is not implemented by this server"
-                                       : "unknown method \"%.120s\"",
+        snprintf(msg, sizeof(msg),
+                 rt ? "method \"%.120s\" is not implemented by this server"
+                    : "unknown method \"%.120s\"",
                  call->method);
         conn_reply_status(c, f->id, CC_UNIMPLEMENTED, msg);
         concord__v1__frame__free_unpacked(f, NULL);

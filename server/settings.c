@@ -1,8 +1,8 @@
 /*
  * settings.c - the configuration table of concordd.
  */
-#include <stddef.h>
 #include "settings.h"
+#include <stddef.h>
 
 #define S(field) offsetof(srv_settings, field)
 
@@ -55,16 +55,16 @@ const cfg_key srv_settings_keys[] = {
     {"database", "connect_timeout", CFG_MS, S(db_connect_timeout), "3s",
      "time allowed to connect to PostgreSQL", 1000, 600000},
     {"auth", "session_idle_timeout", CFG_MS, S(session_idle_timeout), "8h",
-     "a session unused for this long ends", 60000, 2592000000u},
+     "a session unused for this long ends", 1000, 2592000000u},
     {"auth", "session_absolute_timeout", CFG_MS, S(session_absolute_timeout), "24h",
-     "a session ends this long after login whatever its use", 60000, 2592000000u},
+     "a session ends this long after login whatever its use", 1000, 2592000000u},
     {"auth", "argon2_memory_kib", CFG_INT, S(argon2_memory_kib), "19456",
      "argon2id memory cost in KiB (at least 19456)", 19456, 4194304},
     {"auth", "argon2_iterations", CFG_INT, S(argon2_iterations), "2",
      "argon2id time cost (at least 2)", 2, 100},
     {"auth", "login_backoff_user", CFG_INT, S(login_backoff_user), "5",
-     "failed logins of one user name before each attempt must wait (doubling, up to 15 min)",
-     1, 1000},
+     "failed logins of one user name before each attempt must wait (doubling, up to 15 min)", 1,
+     1000},
     {"auth", "login_backoff_address", CFG_INT, S(login_backoff_address), "50",
      "failed logins from one address before each attempt must wait", 1, 100000},
     {"auth", "login_lockout", CFG_INT, S(login_lockout), "100",

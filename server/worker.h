@@ -5,10 +5,10 @@
 #ifndef SRV_WORKER_H
 #define SRV_WORKER_H
 
-#include <stdint.h>
 #include "arena.h"
 #include "db.h"
 #include "settings.h"
+#include <stdint.h>
 
 struct srv_worker {
     int index;

@@ -48,6 +48,7 @@ typedef enum {
 #define CLI_F_CLEAR 0x02u    /* a switch that names its field in the update mask with no value */
 #define CLI_F_ALL 0x04u      /* follow next_page_token to the last page */
 #define CLI_F_IDEM 0x08u     /* the value is the call's idempotency key */
+#define CLI_F_KEY 0x10u      /* names the record to change: never part of the update mask */
 
 /**
  * One flag of a command. A flag with a field fills that request field (dotted

@@ -6,14 +6,14 @@
  * batch that fails and says which lines it held, so a corrected file can be
  * imported again from that line (--skip).
  */
+#include "cli.h"
+#include "concord/v1/auth.pb-c.h"
+#include "pjson.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cli.h"
-#include "concord/v1/auth.pb-c.h"
-#include "pjson.h"
 
 static double now_s(void)
 {
@@ -48,8 +48,9 @@ static int send_batch(cli_ctx *ctx, const cli_import *imp, ProtobufCMessage **it
     const cc_status *st = NULL;
     int code = cc_invoke(ctx->conn, imp->method, req, imp->response, &resp, &st);
     if (code != CC_OK) {
-        fprintf(stderr, "concord: the batch of lines %zu-%zu was refused; nothing of it was "
-                        "imported (earlier batches were)\n",
+        fprintf(stderr,
+                "concord: the batch of lines %zu-%zu was refused; nothing of it was "
+                "imported (earlier batches were)\n",
                 first_line, first_line + n - 1);
         return cli_fail_status(ctx, st, code);
     }
@@ -64,8 +65,8 @@ static int send_batch(cli_ctx *ctx, const cli_import *imp, ProtobufCMessage **it
 int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
 {
     if (ctx->n_args < 1)
-        return cli_usage("%s %s: give the file to import (or - for standard input)",
-                         ctx->cmd->noun, ctx->cmd->verb);
+        return cli_usage("%s %s: give the file to import (or - for standard input)", ctx->cmd->noun,
+                         ctx->cmd->verb);
     const char *path = ctx->args[0];
     const char *bs = cli_flag_value(ctx, "batch-size");
     size_t batch = bs ? strtoul(bs, NULL, 10) : imp->batch;
@@ -117,7 +118,8 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
         pjson_error jerr;
         if (pjson_decode(imp->item, line, (size_t)len, arena_pbc(&batch_arena), &m, &jerr) != 0) {
             rc = cli_usage("%s:%zu: %s%s%s (nothing from line %zu on was imported)", path, lineno,
-                           jerr.field, jerr.field[0] ? ": " : "", jerr.description, first ? first : lineno);
+                           jerr.field, jerr.field[0] ? ": " : "", jerr.description,
+                           first ? first : lineno);
             break;
         }
         if (n == 0)
@@ -150,8 +152,9 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
             printf("Imported %zu %s in %.1f s (%.0f/s).\n", created, imp->what, secs,
                    secs > 0 ? created / secs : 0.0);
     } else if (created > 0) {
-        fprintf(stderr, "concord: %zu %s were imported before the failure; rerun with --skip %zu "
-                        "after fixing the file\n",
+        fprintf(stderr,
+                "concord: %zu %s were imported before the failure; rerun with --skip %zu "
+                "after fixing the file\n",
                 created, imp->what, first ? first - 1 : lineno - 1);
     }
     free(line);

@@ -102,8 +102,8 @@ static int build_request(cli_ctx *ctx, ProtobufCMessage *req)
             cli_msg_set(&ctx->arena, req, f->field, ctx->given[i].value, err, sizeof err) != 0)
             return cli_usage("--%s: %s", f->name, err);
         /* Fields of mask_of given as flags are exactly the fields to change. */
-        if (cmd->mask && strncmp(f->field, cmd->mask_of, prefix_len) == 0 &&
-            f->field[prefix_len] == '.') {
+        if (cmd->mask && !(f->opts & CLI_F_KEY) &&
+            strncmp(f->field, cmd->mask_of, prefix_len) == 0 && f->field[prefix_len] == '.') {
             const char *path = f->field + prefix_len + 1;
             size_t j = 0;
             while (j < n_paths && strcmp(paths[j], path) != 0)

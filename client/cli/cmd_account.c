@@ -2,11 +2,11 @@
  * cmd_account.c - account commands beyond create/get/list/update/archive:
  * ICP scoring, duplicate search, merge, hierarchy and bulk import.
  */
+#include "cli.h"
+#include "concord/v1/account.pb-c.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "concord/v1/account.pb-c.h"
 
 /* --scale 4 --influence 3 ... : one flag per ideal-customer-profile criterion. */
 static const struct {
@@ -59,7 +59,8 @@ static int hierarchy_print(cli_ctx *ctx, const ProtobufCMessage *m)
     }
     printf("\n%d accounts, %d stakeholders", h->account_count, h->stakeholder_count);
     for (size_t i = 0; i < h->n_annual_value; i++)
-        printf("%s %lld.%02lld %s", i ? "," : "; annual value", (long long)(h->annual_value[i]->amount_minor / 100),
+        printf("%s %lld.%02lld %s", i ? "," : "; annual value",
+               (long long)(h->annual_value[i]->amount_minor / 100),
                (long long)(h->annual_value[i]->amount_minor % 100), h->annual_value[i]->currency);
     printf("\n");
     return CLI_EXIT_OK;

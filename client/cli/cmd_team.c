@@ -12,7 +12,7 @@ static const cli_flag add_flags[] = {
 };
 
 static const cli_flag update_flags[] = {
-    {"user", "USER_ID", "member.user_id", CLI_F_REQUIRED, "the member to change"},
+    {"user", "USER_ID", "member.user_id", CLI_F_REQUIRED | CLI_F_KEY, "the member to change"},
     {"role", "ROLE", "member.team_role", 0, "new team role"},
     {"access", "LEVEL", "member.access_level", 0, "new access level: read or edit"},
     {0},

@@ -99,8 +99,8 @@ struct cc_client {
     cc_event_cb event_cb;
     void *event_ud;
     int authenticated; /* a call with a token succeeded: concordd's full frame limit applies */
-    char error[512]; /* cc_client_error */
-    char msg[192];   /* status message of the callback running now */
+    char error[512];   /* cc_client_error */
+    char msg[192];     /* status message of the callback running now */
 };
 
 static const tls_stream_ops client_tls_ops;

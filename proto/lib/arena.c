@@ -6,12 +6,12 @@
  * rest of an ordinary block. The first block survives arena_reset so that a
  * steady stream of small calls allocates nothing.
  */
+#include "arena.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "arena.h"
 
 struct arena_block {
     arena_block *next;
@@ -28,8 +28,14 @@ struct arena_cleanup {
 
 #define ALIGN_UP(n) (((n) + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1))
 
-static void *pbc_alloc(void *ud, size_t size) { return arena_alloc(ud, size); }
-static void pbc_free(void *ud, void *ptr) { (void)ud, (void)ptr; }
+static void *pbc_alloc(void *ud, size_t size)
+{
+    return arena_alloc(ud, size);
+}
+static void pbc_free(void *ud, void *ptr)
+{
+    (void)ud, (void)ptr;
+}
 
 static arena_block *block_new(size_t size)
 {

@@ -9,18 +9,18 @@
 #ifndef ARENA_H
 #define ARENA_H
 
-#include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
 
 typedef struct arena_block arena_block;
 typedef struct arena_cleanup arena_cleanup;
 
 typedef struct arena {
-    arena_block *head;         /* newest block; allocation happens here */
-    arena_cleanup *cleanups;   /* run in reverse order of registration */
-    size_t block_size;         /* size of ordinary blocks */
-    size_t total;              /* bytes handed out since the last reset */
-    ProtobufCAllocator pbc;    /* protobuf-c allocator backed by this arena */
+    arena_block *head;       /* newest block; allocation happens here */
+    arena_cleanup *cleanups; /* run in reverse order of registration */
+    size_t block_size;       /* size of ordinary blocks */
+    size_t total;            /* bytes handed out since the last reset */
+    ProtobufCAllocator pbc;  /* protobuf-c allocator backed by this arena */
 } arena;
 
 /** Initialises an arena whose ordinary blocks hold block_size bytes. */
@@ -43,6 +43,9 @@ void arena_reset(arena *a);
 void arena_free(arena *a);
 
 /** The protobuf-c allocator view of the arena: free is a no-op. */
-static inline ProtobufCAllocator *arena_pbc(arena *a) { return &a->pbc; }
+static inline ProtobufCAllocator *arena_pbc(arena *a)
+{
+    return &a->pbc;
+}
 
 #endif

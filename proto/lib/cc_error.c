@@ -8,8 +8,8 @@ const char *cc_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define CC_ERR_CASE(name, val, msg) \
-    case (val):                     \
+#define CC_ERR_CASE(name, val, msg)                                                                \
+    case (val):                                                                                    \
         return msg;
         CC_ERRNO_MAP(CC_ERR_CASE)
 #undef CC_ERR_CASE

@@ -8,19 +8,19 @@
 #ifndef CC_ERROR_H
 #define CC_ERROR_H
 
-#define CC_ERRNO_MAP(X)                                                   \
-    X(NOMEM, -1, "out of memory")                                         \
-    X(INVAL, -2, "invalid argument")                                      \
-    X(TOOBIG, -3, "frame larger than the limit")                          \
-    X(PROTO, -4, "malformed message")                                     \
-    X(TLS, -5, "TLS error")                                               \
-    X(IO, -6, "input/output error")                                       \
-    X(EOF, -7, "connection closed by peer")                               \
-    X(CLOSED, -8, "connection closed")                                    \
-    X(TIMEDOUT, -9, "timed out")                                          \
-    X(JSON, -10, "invalid JSON")                                          \
-    X(NOTFOUND, -11, "not found")                                         \
-    X(BUSY, -12, "queue full")                                            \
+#define CC_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVAL, -2, "invalid argument")                                                               \
+    X(TOOBIG, -3, "frame larger than the limit")                                                   \
+    X(PROTO, -4, "malformed message")                                                              \
+    X(TLS, -5, "TLS error")                                                                        \
+    X(IO, -6, "input/output error")                                                                \
+    X(EOF, -7, "connection closed by peer")                                                        \
+    X(CLOSED, -8, "connection closed")                                                             \
+    X(TIMEDOUT, -9, "timed out")                                                                   \
+    X(JSON, -10, "invalid JSON")                                                                   \
+    X(NOTFOUND, -11, "not found")                                                                  \
+    X(BUSY, -12, "queue full")                                                                     \
     X(CONFIG, -13, "invalid configuration")
 
 enum {

@@ -1,12 +1,12 @@
 /*
  * cc_log.c - logfmt lines with escaping.
  */
+#include "cc_log.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cc_log.h"
 
 static int min_level = LOG_INFO;
 static int out_fd = 2;
@@ -27,7 +27,10 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-int log_enabled(int level) { return level >= min_level; }
+int log_enabled(int level)
+{
+    return level >= min_level;
+}
 
 typedef struct {
     char buf[4096];
@@ -83,9 +86,10 @@ static void start(line *l, int level, const char *event)
     gmtime_r(&ts.tv_sec, &tm);
     l->len = 0;
     char head[96];
-    int n = snprintf(head, sizeof(head), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level & 3]);
+    int n = snprintf(head, sizeof(head),
+                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level & 3]);
     put(l, head, (size_t)n);
     put_value(l, event);
 }

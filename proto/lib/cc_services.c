@@ -1,9 +1,9 @@
 /*
  * cc_services.c - method lookup over the generated list of services.
  */
+#include "cc_services.h"
 #include <stdio.h>
 #include <string.h>
-#include "cc_services.h"
 
 const ProtobufCMethodDescriptor *cc_method_lookup(const char *full_name,
                                                   const ProtobufCServiceDescriptor **service)
@@ -25,8 +25,8 @@ const ProtobufCMethodDescriptor *cc_method_lookup(const char *full_name,
     return NULL;
 }
 
-void cc_method_full_name(const ProtobufCServiceDescriptor *svc,
-                         const ProtobufCMethodDescriptor *m, char *buf, size_t len)
+void cc_method_full_name(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *m,
+                         char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%s", svc->name, m->name);
 }

@@ -21,7 +21,7 @@ const ProtobufCMethodDescriptor *cc_method_lookup(const char *full_name,
                                                   const ProtobufCServiceDescriptor **service);
 
 /** Writes "concord.v1.AccountService/GetAccount" for a method into buf. */
-void cc_method_full_name(const ProtobufCServiceDescriptor *svc,
-                         const ProtobufCMethodDescriptor *m, char *buf, size_t len);
+void cc_method_full_name(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *m,
+                         char *buf, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * cc_status.c - the status code table: names, Connect codes, HTTP statuses.
  */
-#include <string.h>
 #include "cc_status.h"
+#include <string.h>
 
 typedef struct {
     const char *name;
@@ -25,9 +25,18 @@ static const status_row *row(int code)
     return &rows[code];
 }
 
-const char *cc_code_name(int code) { return row(code)->name; }
-const char *cc_code_connect(int code) { return row(code)->connect; }
-int cc_code_http(int code) { return row(code)->http; }
+const char *cc_code_name(int code)
+{
+    return row(code)->name;
+}
+const char *cc_code_connect(int code)
+{
+    return row(code)->connect;
+}
+int cc_code_http(int code)
+{
+    return row(code)->http;
+}
 
 int cc_code_from_connect(const char *s)
 {

@@ -1,14 +1,14 @@
 /*
  * cfg.c - table-driven configuration over inih.
  */
+#include "cfg.h"
 #include <ctype.h>
 #include <errno.h>
+#include <ini.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ini.h>
-#include "cfg.h"
 
 #define FIELD(base, k) ((char *)(base) + (k)->offset)
 
@@ -83,21 +83,19 @@ static int set_value(const cfg_key *k, void *base, const char *v, char *err, siz
             *(int *)f = 0;
             return 0;
         }
-        snprintf(err, errlen, "%s.%s: expected true or false, got \"%s\"", k->section, k->name,
-                 v);
+        snprintf(err, errlen, "%s.%s: expected true or false, got \"%s\"", k->section, k->name, v);
         return CC_ECONFIG;
     case CFG_INT: {
         errno = 0;
         char *end;
         long n = strtol(v, &end, 10);
         if (end == v || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX) {
-            snprintf(err, errlen, "%s.%s: expected an integer, got \"%s\"", k->section,
-                     k->name, v);
+            snprintf(err, errlen, "%s.%s: expected an integer, got \"%s\"", k->section, k->name, v);
             return CC_ECONFIG;
         }
         if ((k->min || k->max) && (n < k->min || n > k->max)) {
-            snprintf(err, errlen, "%s.%s: %ld is outside %ld..%ld", k->section, k->name, n,
-                     k->min, k->max);
+            snprintf(err, errlen, "%s.%s: %ld is outside %ld..%ld", k->section, k->name, n, k->min,
+                     k->max);
             return CC_ECONFIG;
         }
         *(int *)f = (int)n;
@@ -114,8 +112,8 @@ static int set_value(const cfg_key *k, void *base, const char *v, char *err, siz
         }
         if ((k->min || k->max) &&
             (u < (unsigned long long)k->min || u > (unsigned long long)k->max)) {
-            snprintf(err, errlen, "%s.%s: %llu is outside %ld..%ld", k->section, k->name, u,
-                     k->min, k->max);
+            snprintf(err, errlen, "%s.%s: %llu is outside %ld..%ld", k->section, k->name, u, k->min,
+                     k->max);
             return CC_ECONFIG;
         }
         if (k->type == CFG_MS) {
@@ -132,8 +130,8 @@ static int set_value(const cfg_key *k, void *base, const char *v, char *err, siz
     return CC_ECONFIG;
 }
 
-int cfg_set(const cfg_key *keys, void *settings, const char *dotted, const char *value,
-            char *err, size_t errlen)
+int cfg_set(const cfg_key *keys, void *settings, const char *dotted, const char *value, char *err,
+            size_t errlen)
 {
     const char *dot = strchr(dotted, '.');
     char section[64];
@@ -187,8 +185,8 @@ static void env_name(const char *prefix, const cfg_key *k, char *buf, size_t len
         *p = (char)toupper((unsigned char)*p);
 }
 
-int cfg_load(const cfg_key *keys, void *settings, const char *env_prefix,
-             const char *config_file, int *argc, char **argv, char *err, size_t errlen)
+int cfg_load(const cfg_key *keys, void *settings, const char *env_prefix, const char *config_file,
+             int *argc, char **argv, char *err, size_t errlen)
 {
     for (const cfg_key *k = keys; k->name != NULL; k++)
         if (k->def != NULL && set_value(k, settings, k->def, err, errlen) != 0)

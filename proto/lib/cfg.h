@@ -9,9 +9,9 @@
 #ifndef CFG_H
 #define CFG_H
 
+#include "cc_error.h"
 #include <stddef.h>
 #include <stdio.h>
-#include "cc_error.h"
 
 typedef enum {
     CFG_STR,  /* char *, malloc'ed (NULL when empty) */
@@ -22,13 +22,13 @@ typedef enum {
 } cfg_type;
 
 typedef struct cfg_key {
-    const char *section;  /* INI section, e.g. "server" */
-    const char *name;     /* key, e.g. "listen" */
+    const char *section; /* INI section, e.g. "server" */
+    const char *name;    /* key, e.g. "listen" */
     cfg_type type;
-    size_t offset;        /* offsetof the field in the settings struct */
-    const char *def;      /* default as text; NULL for none */
-    const char *help;     /* one line for --help */
-    long min, max;        /* bounds for CFG_INT / CFG_SIZE / CFG_MS (both 0: none) */
+    size_t offset;    /* offsetof the field in the settings struct */
+    const char *def;  /* default as text; NULL for none */
+    const char *help; /* one line for --help */
+    long min, max;    /* bounds for CFG_INT / CFG_SIZE / CFG_MS (both 0: none) */
 } cfg_key;
 
 /**
@@ -38,12 +38,11 @@ typedef struct cfg_key {
  * are left in argv: on return *argc counts the remaining arguments (argv[0]
  * kept). Returns 0 or CC_ECONFIG with a message naming the key in err.
  */
-int cfg_load(const cfg_key *keys, void *settings, const char *env_prefix,
-             const char *config_file, int *argc, char **argv, char *err,
-             size_t errlen) CC_MUST_CHECK;
+int cfg_load(const cfg_key *keys, void *settings, const char *env_prefix, const char *config_file,
+             int *argc, char **argv, char *err, size_t errlen) CC_MUST_CHECK;
 /** Sets one key from text ("section.name", value). Returns 0 or CC_ECONFIG. */
-int cfg_set(const cfg_key *keys, void *settings, const char *dotted, const char *value,
-            char *err, size_t errlen) CC_MUST_CHECK;
+int cfg_set(const cfg_key *keys, void *settings, const char *dotted, const char *value, char *err,
+            size_t errlen) CC_MUST_CHECK;
 /** Prints every key with its default, environment name and help. */
 void cfg_help(const cfg_key *keys, const char *env_prefix, FILE *out);
 /** Frees the strings the table owns in settings. */

@@ -6,9 +6,9 @@
  * PB_MAX_DEPTH), everything else is skipped. Repeated strings get an index in
  * the reported path.
  */
+#include "pb_check.h"
 #include <stdio.h>
 #include <string.h>
-#include "pb_check.h"
 
 int pb_utf8_valid(const uint8_t *s, size_t len)
 {
@@ -114,8 +114,8 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const 
         p += n;
         const ProtobufCFieldDescriptor *fd =
             protobuf_c_message_descriptor_get_field(desc, (unsigned)number);
-        if (fd == NULL || (fd->type != PROTOBUF_C_TYPE_STRING &&
-                           fd->type != PROTOBUF_C_TYPE_MESSAGE))
+        if (fd == NULL ||
+            (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE))
             continue; /* unknown field, bytes or packed numbers */
         size_t base = strlen(path);
         unsigned idx = 0;
@@ -130,9 +130,9 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const 
             snprintf(path + base, path_len - base, "%s%s", base ? "." : "", fd->name);
         if (fd->type == PROTOBUF_C_TYPE_STRING) {
             if (!pb_utf8_valid(val, (size_t)n))
-                return fail(err, path, memchr(val, 0, (size_t)n)
-                                           ? "must not contain NUL characters"
-                                           : "must be valid UTF-8");
+                return fail(err, path,
+                            memchr(val, 0, (size_t)n) ? "must not contain NUL characters"
+                                                      : "must be valid UTF-8");
         } else {
             int rc = walk(fd->descriptor, val, val + n, depth + 1, path, path_len, err);
             if (rc != 0)

@@ -8,10 +8,10 @@
 #ifndef PB_CHECK_H
 #define PB_CHECK_H
 
+#include "cc_error.h"
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <protobuf-c/protobuf-c.h>
-#include "cc_error.h"
 
 #define PB_MAX_DEPTH 32
 

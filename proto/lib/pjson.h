@@ -21,16 +21,16 @@
 #ifndef PJSON_H
 #define PJSON_H
 
-#include <stddef.h>
+#include "cc_error.h"
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
-#include "cc_error.h"
+#include <stddef.h>
 
 #define PJSON_MAX_DEPTH 32
 
 typedef struct pjson_error {
-    char field[256];        /* path of the offending field; "" for the document */
-    char description[256];  /* what is wrong, for people */
+    char field[256];       /* path of the offending field; "" for the document */
+    char description[256]; /* what is wrong, for people */
 } pjson_error;
 
 /**
@@ -65,8 +65,7 @@ int pjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *json,
  * (len 0) is the empty message.
  */
 int pjson_decode(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
-                 ProtobufCAllocator *alloc, ProtobufCMessage **out,
-                 pjson_error *err) CC_MUST_CHECK;
+                 ProtobufCAllocator *alloc, ProtobufCMessage **out, pjson_error *err) CC_MUST_CHECK;
 
 /** Writes the lowerCamelCase form of a proto field name ("update_mask" -> "updateMask"). */
 void pjson_camel_case(const char *proto_name, char *out, size_t outlen);

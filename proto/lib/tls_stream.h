@@ -19,11 +19,11 @@
 #ifndef TLS_STREAM_H
 #define TLS_STREAM_H
 
+#include "cc_error.h"
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include <openssl/ssl.h>
-#include "cc_error.h"
 
 typedef struct tls_stream tls_stream;
 
@@ -44,31 +44,31 @@ typedef struct tls_stream_ops {
 } tls_stream_ops;
 
 struct tls_stream {
-    uv_tcp_t tcp;                /* the socket; tcp.data points to this stream */
-    uv_connect_t connect_req;    /* used by tls_stream_connect */
+    uv_tcp_t tcp;             /* the socket; tcp.data points to this stream */
+    uv_connect_t connect_req; /* used by tls_stream_connect */
     SSL *ssl;
-    BIO *rbio;                   /* network -> OpenSSL (ciphertext we read) */
-    BIO *wbio;                   /* OpenSSL -> network (ciphertext to write) */
+    BIO *rbio; /* network -> OpenSSL (ciphertext we read) */
+    BIO *wbio; /* OpenSSL -> network (ciphertext to write) */
     const tls_stream_ops *ops;
-    void *data;                  /* the owner's pointer */
-    size_t write_pending;        /* ciphertext bytes handed to uv_write, not yet done */
-    uint8_t *early;              /* plaintext written before the handshake finished */
+    void *data;           /* the owner's pointer */
+    size_t write_pending; /* ciphertext bytes handed to uv_write, not yet done */
+    uint8_t *early;       /* plaintext written before the handshake finished */
     size_t early_len;
-    int peer_closed;             /* close_notify or EOF seen */
+    int peer_closed; /* close_notify or EOF seen */
     int handshake_done;
-    int closing;                 /* tls_stream_close called */
-    int reading;                 /* uv_read_start active */
-    int error_reported;          /* on_error already called */
+    int closing;        /* tls_stream_close called */
+    int reading;        /* uv_read_start active */
+    int error_reported; /* on_error already called */
     /* Private state below; the owner only reads reason through tls_stream_reason. */
-    uv_timer_t timer;            /* deferred read after a resume; bound on a graceful close */
-    uv_shutdown_t shutdown_req;  /* graceful close: FIN once the queued writes are out */
-    int connected;               /* the socket is open (accepted or connected) */
-    int paused;                  /* the owner paused reading */
-    int tcp_eof;                 /* the socket reported EOF */
-    int failed;                  /* fatal TLS error seen: no close_notify may follow */
-    int handles_open;            /* handles still to close after tls_stream_close */
-    int in_drive;                /* inside the read loop (guards re-entry from callbacks) */
-    char reason[192];            /* why the connection or handshake failed, for people */
+    uv_timer_t timer;           /* deferred read after a resume; bound on a graceful close */
+    uv_shutdown_t shutdown_req; /* graceful close: FIN once the queued writes are out */
+    int connected;              /* the socket is open (accepted or connected) */
+    int paused;                 /* the owner paused reading */
+    int tcp_eof;                /* the socket reported EOF */
+    int failed;                 /* fatal TLS error seen: no close_notify may follow */
+    int handles_open;           /* handles still to close after tls_stream_close */
+    int in_drive;               /* inside the read loop (guards re-entry from callbacks) */
+    char reason[192];           /* why the connection or handshake failed, for people */
 };
 
 /** Settings for tls_server_ctx_new / tls_client_ctx_new. */

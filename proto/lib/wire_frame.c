@@ -7,9 +7,9 @@
  * is allocated only after the length check, so a hostile prefix costs
  * nothing.
  */
+#include "wire_frame.h"
 #include <stdlib.h>
 #include <string.h>
-#include "wire_frame.h"
 
 void wire_decoder_init(wire_decoder *d, size_t max_frame)
 {
@@ -17,9 +17,15 @@ void wire_decoder_init(wire_decoder *d, size_t max_frame)
     d->max_frame = max_frame;
 }
 
-void wire_decoder_set_max(wire_decoder *d, size_t max_frame) { d->max_frame = max_frame; }
+void wire_decoder_set_max(wire_decoder *d, size_t max_frame)
+{
+    d->max_frame = max_frame;
+}
 
-int wire_decoder_idle(const wire_decoder *d) { return d->hdr_have == 0; }
+int wire_decoder_idle(const wire_decoder *d)
+{
+    return d->hdr_have == 0;
+}
 
 void wire_decoder_free(wire_decoder *d)
 {
@@ -39,8 +45,7 @@ static void reset_frame(wire_decoder *d)
     d->body_have = 0;
 }
 
-int wire_decoder_feed(wire_decoder *d, const uint8_t *data, size_t len, wire_frame_cb cb,
-                      void *ud)
+int wire_decoder_feed(wire_decoder *d, const uint8_t *data, size_t len, wire_frame_cb cb, void *ud)
 {
     if (d->failed)
         return d->failed;
@@ -106,8 +111,7 @@ int wire_decoder_feed(wire_decoder *d, const uint8_t *data, size_t len, wire_fra
     return 0;
 }
 
-int wire_frame_pack(const Concord__V1__Frame *f, size_t max_frame, uint8_t **out,
-                    size_t *out_len)
+int wire_frame_pack(const Concord__V1__Frame *f, size_t max_frame, uint8_t **out, size_t *out_len)
 {
     size_t n = protobuf_c_message_get_packed_size(&f->base);
     if (n > max_frame || n > UINT32_MAX)

@@ -10,10 +10,10 @@
 #ifndef WIRE_FRAME_H
 #define WIRE_FRAME_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "cc_error.h"
 #include "concord/v1/wire.pb-c.h"
+#include <stddef.h>
+#include <stdint.h>
 
 #define WIRE_HEADER_SIZE 4
 #define WIRE_DEFAULT_MAX_FRAME (4u * 1024 * 1024)

@@ -10,25 +10,30 @@
  * in the mask into the stored account, validate the result and write every
  * updatable column from it, so one UPDATE statement serves every mask.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "access.h"
 #include "call.h"
 #include "concord/v1/account.pb-c.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define TAG_SEP "\x1f" /* separates tags in one SQL parameter (string_to_array) */
 
-#define ACCOUNT_COLS                                                                         \
-    "a.id, a.name, a.legal_name, a.industry, a.region, a.size_class, a.selling_mode,"        \
-    " a.business_model, a.parent_id, a.website, array_to_string(a.tags, E'\\x1f'), a.notes," \
-    " a.owner_id, a.tier, a.stage, a.archived_at IS NOT NULL, a.version,"                    \
-    " extract(epoch from a.created_at)::text, extract(epoch from a.updated_at)::text,"       \
+#define ACCOUNT_COLS                                                                               \
+    "a.id, a.name, a.legal_name, a.industry, a.region, a.size_class, a.selling_mode,"              \
+    " a.business_model, a.parent_id, a.website, array_to_string(a.tags, E'\\x1f'), a.notes,"       \
+    " a.owner_id, a.tier, a.stage, a.archived_at IS NOT NULL, a.version,"                          \
+    " extract(epoch from a.created_at)::text, extract(epoch from a.updated_at)::text,"             \
     " lower(a.name), a.created_at::text, a.updated_at::text, a.icp_total, a.merged_into_id"
 
 /* Columns after the account's own fields, used for page tokens. */
-enum { COL_SORT_NAME = 19, COL_SORT_CREATED = 20, COL_SORT_UPDATED = 21, COL_ICP_TOTAL = 22,
-       COL_MERGED_INTO = 23 };
+enum {
+    COL_SORT_NAME = 19,
+    COL_SORT_CREATED = 20,
+    COL_SORT_UPDATED = 21,
+    COL_ICP_TOTAL = 22,
+    COL_MERGED_INTO = 23
+};
 
 static Concord__V1__Account *account_from_row(srv_call *c, PGresult *r, int row)
 {
@@ -53,7 +58,7 @@ static Concord__V1__Account *account_from_row(srv_call *c, PGresult *r, int row)
             n += *p == TAG_SEP[0];
         a->tags = arena_alloc(c->arena, n * sizeof(char *));
         char *copy = arena_strdup(c->arena, tags);
-        for (char *p = copy;; ) {
+        for (char *p = copy;;) {
             a->tags[a->n_tags++] = p;
             char *sep = strchr(p, TAG_SEP[0]);
             if (sep == NULL)
@@ -89,7 +94,8 @@ static int load_icp_scores(srv_call *c, Concord__V1__Account *a)
     for (int i = 0; i < n; i++) {
         Concord__V1__IcpScore *sc = arena_alloc(c->arena, sizeof(*sc));
         concord__v1__icp_score__init(sc);
-        sc->criterion = srv_enum_from_db(&concord__v1__icp_criterion__descriptor, PQgetvalue(r, i, 0));
+        sc->criterion =
+            srv_enum_from_db(&concord__v1__icp_criterion__descriptor, PQgetvalue(r, i, 0));
         sc->score = atoi(PQgetvalue(r, i, 1));
         sc->note = PQgetvalue(r, i, 2);
         sc->scored_by_id = PQgetvalue(r, i, 3);
@@ -169,7 +175,10 @@ static const char *join_tags(srv_call *c, const Concord__V1__Account *a)
     return s;
 }
 
-static const char *empty_null(const char *s) { return (s && *s) ? s : NULL; }
+static const char *empty_null(const char *s)
+{
+    return (s && *s) ? s : NULL;
+}
 
 /* The parameters $2..$13 shared by INSERT and UPDATE, in column order. */
 #define ACCOUNT_PARAMS 12
@@ -226,8 +235,8 @@ static int refuse_similar(srv_call *c, const char *name)
     char list[600] = "";
     size_t len = 0;
     for (int i = 0; i < n && len < sizeof(list) - 1; i++)
-        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\" (id %s)",
-                                i ? ", " : "", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\" (id %s)", i ? ", " : "",
+                                PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
     return srv_fail(c, CC_FAILED_PRECONDITION,
                     "accounts with similar names exist: %s; set allow_similar_name to create it "
                     "anyway",
@@ -298,9 +307,9 @@ static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
 /* order_by values and their keyset columns. */
 typedef struct {
     const char *name;
-    const char *expr;     /* SQL sort expression */
-    const char *cast;     /* type of the page-token key */
-    int key_col;          /* result column holding the key */
+    const char *expr; /* SQL sort expression */
+    const char *cast; /* type of the page-token key */
+    int key_col;      /* result column holding the key */
 } account_order;
 
 static const account_order orders[] = {
@@ -323,7 +332,8 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         int n = sscanf(req->order_by, "%31s %7s", field, dir);
         ord = NULL;
         for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
-            if (strcmp(field, orders[i].name) == 0 || (strcmp(field, "createTime") == 0 && i == 1) ||
+            if (strcmp(field, orders[i].name) == 0 ||
+                (strcmp(field, "createTime") == 0 && i == 1) ||
                 (strcmp(field, "updateTime") == 0 && i == 2))
                 ord = &orders[i];
         if (n == 2 && strcmp(dir, "desc") == 0)
@@ -331,8 +341,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         else if (n == 2 && strcmp(dir, "asc") != 0)
             ord = NULL;
         if (ord == NULL)
-            srv_violation(c, "order_by", "must be name, create_time or update_time, "
-                                         "optionally followed by desc");
+            srv_violation(c, "order_by",
+                          "must be name, create_time or update_time, "
+                          "optionally followed by desc");
     }
     if (!srv_enum_valid(&concord__v1__tier__descriptor, req->tier))
         srv_violation(c, "tier", "is not a tier");
@@ -371,10 +382,10 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     int np = 0;
     char where[2048] = "WHERE true";
     size_t wl = strlen(where);
-#define ADD_FILTER(fmt, value)                                                  \
-    do {                                                                        \
-        params[np++] = (value);                                                 \
-        wl += (size_t)snprintf(where + wl, sizeof(where) - wl, fmt, np);        \
+#define ADD_FILTER(fmt, value)                                                                     \
+    do {                                                                                           \
+        params[np++] = (value);                                                                    \
+        wl += (size_t)snprintf(where + wl, sizeof(where) - wl, fmt, np);                           \
     } while (0)
     if (req->query && *req->query) {
         /* Wildcards in the text are matched literally. */
@@ -391,9 +402,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         *p = '\0';
         params[np++] = pat;
         params[np++] = req->query;
-        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
-                               " AND (lower(a.name) LIKE lower($%d) OR a.tags @> ARRAY[$%d]::text[])",
-                               np - 1, np);
+        wl += (size_t)snprintf(
+            where + wl, sizeof(where) - wl,
+            " AND (lower(a.name) LIKE lower($%d) OR a.tags @> ARRAY[$%d]::text[])", np - 1, np);
     }
     if (req->tag && *req->tag)
         ADD_FILTER(" AND a.tags @> ARRAY[$%d]::text[]", req->tag);
@@ -408,7 +419,8 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     if (req->parent_id && *req->parent_id)
         ADD_FILTER(" AND a.parent_id = $%d::bigint", req->parent_id);
     if (req->tier)
-        ADD_FILTER(" AND a.tier = $%d", srv_enum_to_db(c, &concord__v1__tier__descriptor, req->tier));
+        ADD_FILTER(" AND a.tier = $%d",
+                   srv_enum_to_db(c, &concord__v1__tier__descriptor, req->tier));
     if (req->stage)
         ADD_FILTER(" AND a.stage = $%d",
                    srv_enum_to_db(c, &concord__v1__lifecycle_stage__descriptor, req->stage));
@@ -446,11 +458,11 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
                  desc ? "<" : ">", np - 1, ord->cast, np);
     }
     params[np++] = srv_i64(c, size + 1);
-    const char *sql = arena_printf(c->arena,
-                                   "SELECT " ACCOUNT_COLS " FROM accounts a %s%s"
-                                   " ORDER BY %s %s, a.id %s LIMIT $%d",
-                                   where, keyset, ord->expr, desc ? "DESC" : "ASC",
-                                   desc ? "DESC" : "ASC", np);
+    const char *sql =
+        arena_printf(c->arena,
+                     "SELECT " ACCOUNT_COLS " FROM accounts a %s%s"
+                     " ORDER BY %s %s, a.id %s LIMIT $%d",
+                     where, keyset, ord->expr, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", np);
     PGresult *r = srv_sql_dynamic(c, sql, np, params);
     if (r == NULL)
         return c->code;
@@ -462,9 +474,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     resp->n_accounts = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size) {
-        const char *k = arena_printf(c->arena, "%s" TAG_SEP "%s",
-                                     PQgetvalue(r, shown - 1, ord->key_col),
-                                     PQgetvalue(r, shown - 1, 0));
+        const char *k =
+            arena_printf(c->arena, "%s" TAG_SEP "%s", PQgetvalue(r, shown - 1, ord->key_col),
+                         PQgetvalue(r, shown - 1, 0));
         resp->next_page_token = (char *)srv_page_token_encode(c, k);
     }
     *out = &resp->base;
@@ -474,15 +486,17 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
 /* Fields a client may change, by proto name; everything else in a mask is refused. */
 static int apply_path(Concord__V1__Account *dst, const Concord__V1__Account *src, const char *path)
 {
-#define COPY(f)                         \
-    if (strcmp(path, #f) == 0) {        \
-        dst->f = src->f;                \
-        return 0;                       \
+#define COPY(f)                                                                                    \
+    if (strcmp(path, #f) == 0) {                                                                   \
+        dst->f = src->f;                                                                           \
+        return 0;                                                                                  \
     }
-    COPY(name) COPY(legal_name) COPY(industry) COPY(region) COPY(size_class) COPY(selling_mode)
-    COPY(business_model) COPY(parent_id) COPY(website) COPY(notes) COPY(owner_id)
+    COPY(name)
+    COPY(legal_name) COPY(industry) COPY(region) COPY(size_class) COPY(selling_mode)
+        COPY(business_model) COPY(parent_id) COPY(website) COPY(notes) COPY(owner_id)
 #undef COPY
-    if (strcmp(path, "tags") == 0) {
+            if (strcmp(path, "tags") == 0)
+    {
         dst->n_tags = src->n_tags;
         dst->tags = src->tags;
         return 0;
@@ -570,13 +584,11 @@ static int archive_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     if (r == NULL)
         return c->code;
     Concord__V1__Account *after = account_from_row(c, r, 0);
-    if (srv_audit(c, "archive_account", "account", after->id, &before->base, &after->base) !=
-        CC_OK)
+    if (srv_audit(c, "archive_account", "account", after->id, &before->base, &after->base) != CC_OK)
         return c->code;
     *out = &after->base;
     return CC_OK;
 }
-
 
 static int score_account_icp(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
@@ -623,8 +635,8 @@ static int score_account_icp(srv_call *c, const ProtobufCMessage *in, ProtobufCM
         const Concord__V1__IcpScore *sc = req->scores[i];
         if (srv_sql(c, upsert, 5, before->id,
                     srv_enum_to_db(c, &concord__v1__icp_criterion__descriptor, sc->criterion),
-                    srv_i64(c, sc->score), sc->note ? sc->note : "", c->user.id ? c->user.id_text
-                                                                                 : NULL) == NULL)
+                    srv_i64(c, sc->score), sc->note ? sc->note : "",
+                    c->user.id ? c->user.id_text : NULL) == NULL)
             return c->code;
     }
     PGresult *r = srv_sql(c, total, 1, before->id);
@@ -674,8 +686,8 @@ static int find_similar_accounts(srv_call *c, const ProtobufCMessage *in, Protob
  * source's dropped.
  */
 typedef struct {
-    const char *kind;  /* key of MergeAccountsResponse.moved */
-    const char *move;  /* SQL with $1 source, $2 target; returns the rows moved */
+    const char *kind; /* key of MergeAccountsResponse.moved */
+    const char *move; /* SQL with $1 source, $2 target; returns the rows moved */
 } merge_step;
 
 static const char merge_team[] =
@@ -719,22 +731,24 @@ static int merge_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
         return srv_check(c);
     }
     /* Lock both in id order so that two crossing merges cannot deadlock. */
-    Concord__V1__Account *first = load_account(c, "source_id", srv_i64(c, src_id < dst_id ? src_id : dst_id), 1, NULL);
-    Concord__V1__Account *second = load_account(c, "target_id", srv_i64(c, src_id < dst_id ? dst_id : src_id), 1, NULL);
+    Concord__V1__Account *first =
+        load_account(c, "source_id", srv_i64(c, src_id < dst_id ? src_id : dst_id), 1, NULL);
+    Concord__V1__Account *second =
+        load_account(c, "target_id", srv_i64(c, src_id < dst_id ? dst_id : src_id), 1, NULL);
     if (first == NULL || second == NULL)
         return c->code;
     Concord__V1__Account *src = src_id < dst_id ? first : second;
     Concord__V1__Account *dst = src_id < dst_id ? second : first;
     if (src->merged_into_id && *src->merged_into_id)
-        return srv_fail(c, CC_FAILED_PRECONDITION, "account %s was already merged into %s",
-                        src->id, src->merged_into_id);
+        return srv_fail(c, CC_FAILED_PRECONDITION, "account %s was already merged into %s", src->id,
+                        src->merged_into_id);
     if (dst->archived)
         return srv_fail(c, CC_FAILED_PRECONDITION, "account %s is archived: merge into a live one",
                         dst->id);
     if (req->source_version != 0 && src->version != req->source_version)
         return srv_fail(c, CC_ABORTED,
-                        "account %s is at version %lld, not %lld: read it again and retry",
-                        src->id, (long long)src->version, (long long)req->source_version);
+                        "account %s is at version %lld, not %lld: read it again and retry", src->id,
+                        (long long)src->version, (long long)req->source_version);
     /* The target must not be a descendant of the source (that would make a cycle). */
     static const char cycle[] =
         "WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS hops FROM accounts WHERE id = $2"
@@ -896,9 +910,10 @@ static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, Protobu
         srv_buf_put(c, &buf, "\n", 1);
     }
     if (srv_sql(c, temp, 0) == NULL ||
-        srv_copy_in(c, "COPY bulk_accounts (ord, name, legal_name, industry, region, size_class,"
-                       " selling_mode, business_model, parent_id, website, tags, notes, owner_id)"
-                       " FROM STDIN",
+        srv_copy_in(c,
+                    "COPY bulk_accounts (ord, name, legal_name, industry, region, size_class,"
+                    " selling_mode, business_model, parent_id, website, tags, notes, owner_id)"
+                    " FROM STDIN",
                     buf.data, buf.len) != CC_OK)
         return c->code;
     PGresult *r = srv_sql(c, insert, 0);
@@ -912,8 +927,8 @@ static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, Protobu
     for (int i = 0; i < n; i++)
         resp->ids[i] = PQgetvalue(r, i, 0);
     resp->n_ids = (size_t)n;
-    const char *summary = arena_printf(c->arena, "{\"created\": %d, \"first_id\": \"%s\"}", n,
-                                       n ? resp->ids[0] : "");
+    const char *summary =
+        arena_printf(c->arena, "{\"created\": %d, \"first_id\": \"%s\"}", n, n ? resp->ids[0] : "");
     static const char audit[] =
         "INSERT INTO audit_log (actor_id, source, action, target_type, target_id, after)"
         " VALUES ($1, $2, 'bulk_create_accounts', 'account', '', $3::jsonb)";

@@ -5,13 +5,13 @@
  * with the same UNAUTHENTICATED message after the same amount of work, so
  * the answer does not reveal which usernames exist.
  */
-#include <stdlib.h>
-#include <string.h>
 #include "auth.h"
 #include "concord/v1/auth.pb-c.h"
+#include <stdlib.h>
+#include <string.h>
 
-#define USER_COLS                                                                          \
-    "u.id, u.username, u.display_name, u.department, u.role, u.disabled_at IS NOT NULL," \
+#define USER_COLS                                                                                  \
+    "u.id, u.username, u.display_name, u.department, u.role, u.disabled_at IS NOT NULL,"           \
     " extract(epoch from u.created_at)::text, u.version"
 
 static Concord__V1__User *user_from_row(srv_call *c, PGresult *r, int row)
@@ -63,10 +63,9 @@ static int throttled(srv_call *c, const char *user_key, const char *addr_key)
     if (PQntuples(r) == 0)
         return CC_OK;
     int secs = atoi(PQgetvalue(r, 0, 1));
-    return srv_fail(c, CC_RESOURCE_EXHAUSTED,
-                    "too many failed logins %s; try again in %d second%s",
+    return srv_fail(c, CC_RESOURCE_EXHAUSTED, "too many failed logins %s; try again in %d second%s",
                     strncmp(PQgetvalue(r, 0, 0), "user:", 5) == 0 ? "for this user"
-                                                                 : "from this address",
+                                                                  : "from this address",
                     secs, secs == 1 ? "" : "s");
 }
 
@@ -146,8 +145,7 @@ static int login(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out
     char token[AUTH_TOKEN_MAX], hash[80];
     auth_token_new("cs_", token);
     auth_token_hash_param(token, hash);
-    r = srv_sql(c, create, 5, user_id, hash, c->source,
-                srv_i64(c, c->cfg->session_idle_timeout),
+    r = srv_sql(c, create, 5, user_id, hash, c->source, srv_i64(c, c->cfg->session_idle_timeout),
                 srv_i64(c, c->cfg->session_absolute_timeout));
     if (r == NULL)
         return c->code;
@@ -262,7 +260,8 @@ static int create_user(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
     if (u->display_name && strlen(u->display_name) > 200)
         srv_violation(c, "user.display_name", "must be at most 200 characters");
     if (u->department == 0 || !srv_enum_valid(&concord__v1__department__descriptor, u->department))
-        srv_violation(c, "user.department", "is required: sales, presales, delivery, rnd or success");
+        srv_violation(c, "user.department",
+                      "is required: sales, presales, delivery, rnd or success");
     if (u->role == 0 || !srv_enum_valid(&concord__v1__role__descriptor, u->role))
         srv_violation(c, "user.role", "is required: member, manager or admin");
     auth_check_password_rules(c, "password", req->password);
@@ -291,12 +290,11 @@ static int create_user(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
 static int list_users(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__ListUsersRequest *req = (const void *)in;
-    static const char sql[] =
-        "SELECT " USER_COLS " FROM users u"
-        " WHERE ($1::text IS NULL OR u.username > $1)"
-        "   AND ($2::text IS NULL OR u.department = $2)"
-        "   AND ($3::boolean OR u.disabled_at IS NULL)"
-        " ORDER BY u.username LIMIT $4";
+    static const char sql[] = "SELECT " USER_COLS " FROM users u"
+                              " WHERE ($1::text IS NULL OR u.username > $1)"
+                              "   AND ($2::text IS NULL OR u.department = $2)"
+                              "   AND ($3::boolean OR u.disabled_at IS NULL)"
+                              " ORDER BY u.username LIMIT $4";
     if (!srv_is_admin(c) && strcmp(c->user.role, "manager") != 0)
         return srv_fail(c, CC_PERMISSION_DENIED, "only admins and managers may list users");
     int size = srv_page_size(c, "page_size", req->page_size);
@@ -319,8 +317,8 @@ static int list_users(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage 
     for (int i = 0; i < shown; i++)
         resp->users[i] = user_from_row(c, r, i);
     resp->n_users = (size_t)shown;
-    resp->next_page_token = n > size ? (char *)srv_page_token_encode(c, PQgetvalue(r, shown - 1, 1))
-                                     : "";
+    resp->next_page_token =
+        n > size ? (char *)srv_page_token_encode(c, PQgetvalue(r, shown - 1, 1)) : "";
     *out = &resp->base;
     return CC_OK;
 }
@@ -397,8 +395,8 @@ static int revoke_api_token(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
     int64_t id = srv_parse_id(c, "id", req->id);
     if (srv_check(c) != CC_OK)
         return c->code;
-    PGresult *r = srv_sql(c, sql, 3, srv_i64(c, id), c->user.id_text,
-                          srv_is_admin(c) ? "true" : "false");
+    PGresult *r =
+        srv_sql(c, sql, 3, srv_i64(c, id), c->user.id_text, srv_is_admin(c) ? "true" : "false");
     if (r == NULL)
         return c->code;
     if (PQntuples(r) == 0)

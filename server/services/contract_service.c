@@ -18,6 +18,9 @@
  *     written, so that they can read it; acknowledging it makes them the
  *     owner and the customer success manager (edit), and keeps the previous
  *     owner on the team as account owner (edit).
+ *   - Ownership follows the stage back: when an account owned by a success
+ *     user falls back to prospect or churned, the sales account owner on its
+ *     team takes it back (owner_after).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +291,47 @@ static lc_period *timeline_for(srv_call *c, const lc_contract *cs, size_t n, lc_
     return p;
 }
 
+/* The part of an account an ownership change touches, for the audit row. */
+static Concord__V1__Account *owner_view(srv_call *c, const char *account_id, const char *owner)
+{
+    Concord__V1__Account *a = arena_alloc(c->arena, sizeof(*a));
+    concord__v1__account__init(a);
+    a->id = (char *)account_id;
+    a->owner_id = (char *)owner;
+    return a;
+}
+
+/* Puts a user on the account team with edit access in a team role, or changes
+ * the role and access of a member. */
+static const char team_upsert_sql[] =
+    "INSERT INTO account_team (account_id, user_id, team_role, access_level)"
+    " VALUES ($1, $2, $3, 'edit') ON CONFLICT (account_id, user_id)"
+    " DO UPDATE SET team_role = EXCLUDED.team_role, access_level = 'edit'";
+
+/*
+ * Ownership follows the stage: an account without a live subscription
+ * (prospect, churned) is sales' again. When it falls back to one of those
+ * stages while a success user owns it, the sales account owner on the team
+ * (the latest to join, enabled) takes it back and the success owner stays on
+ * the team as customer success manager. Returns the new owner or NULL.
+ */
+static const char *owner_after(srv_call *c, const char *account_id, const char *owner,
+                               lc_stage stage)
+{
+    static const char sql[] =
+        "SELECT t.user_id::text FROM account_team t JOIN users u ON u.id = t.user_id"
+        " WHERE t.account_id = $1 AND t.team_role = 'account_owner'"
+        "   AND u.department = 'sales' AND u.disabled_at IS NULL AND t.user_id <> $2"
+        "   AND EXISTS (SELECT 1 FROM users o WHERE o.id = $2 AND o.department = 'success')"
+        " ORDER BY t.created_at DESC, t.user_id DESC LIMIT 1";
+    if (stage != LC_PROSPECT && stage != LC_CHURNED)
+        return NULL;
+    PGresult *r = srv_sql(c, sql, 2, account_id, owner);
+    if (r == NULL || PQntuples(r) == 0)
+        return NULL;
+    return PQgetvalue(r, 0, 0);
+}
+
 /*
  * Recomputes an account's stage as of a day and, when it differs from
  * accounts.stage, stores it (version bumped), appends a stage_changes row and
@@ -297,10 +341,10 @@ static int apply_stage(srv_call *c, const char *account_id, lc_day as_of, const 
                        int *changed)
 {
     static const char lock_sql[] =
-        "SELECT a.stage FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE";
+        "SELECT a.stage, a.owner_id FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE";
     static const char update_sql[] =
-        "UPDATE accounts SET stage = $2, version = version + 1, updated_at = now()"
-        " WHERE id = $1";
+        "UPDATE accounts SET stage = $2, owner_id = coalesce($3::bigint, owner_id),"
+        " version = version + 1, updated_at = now() WHERE id = $1";
     static const char insert_sql[] =
         "INSERT INTO stage_changes (account_id, from_stage, to_stage, effective_date, reason)"
         " VALUES ($1, $2, $3, $4::date, $5)"
@@ -311,6 +355,7 @@ static int apply_stage(srv_call *c, const char *account_id, lc_day as_of, const 
     if (PQntuples(r) == 0)
         return srv_fail(c, CC_NOT_FOUND, "account %s not found", account_id);
     int old = srv_enum_from_db(&concord__v1__lifecycle_stage__descriptor, PQgetvalue(r, 0, 0));
+    const char *owner = PQgetvalue(r, 0, 1);
 
     lc_contract *cs = NULL;
     size_t n = 0;
@@ -331,12 +376,22 @@ static int apply_stage(srv_call *c, const char *account_id, lc_day as_of, const 
 
     Concord__V1__StageChange *sc = arena_alloc(c->arena, sizeof(*sc));
     concord__v1__stage_change__init(sc);
-    sc->from_stage = old ? (Concord__V1__LifecycleStage)old : CONCORD__V1__LIFECYCLE_STAGE__PROSPECT;
+    sc->from_stage =
+        old ? (Concord__V1__LifecycleStage)old : CONCORD__V1__LIFECYCLE_STAGE__PROSPECT;
     sc->to_stage = (Concord__V1__LifecycleStage)stage;
     sc->effective_date = (char *)day_text(c, effective);
     sc->reason = (char *)stage_reason(c, stage, find_contract(cs, n, by_id), trigger);
 
-    if (srv_sql(c, update_sql, 2, account_id, stage_db(c, stage)) == NULL)
+    const char *new_owner = owner_after(c, account_id, owner, stage);
+    if (c->code != CC_OK)
+        return c->code;
+    if (new_owner &&
+        (srv_sql(c, team_upsert_sql, 3, account_id, owner, "customer_success_manager") == NULL ||
+         srv_audit(c, "change_owner", "account", account_id,
+                   &owner_view(c, account_id, owner)->base,
+                   &owner_view(c, account_id, new_owner)->base) != CC_OK))
+        return c->code;
+    if (srv_sql(c, update_sql, 3, account_id, stage_db(c, stage), new_owner) == NULL)
         return c->code;
     r = srv_sql(c, insert_sql, 5, account_id, stage_db(c, (lc_stage)sc->from_stage),
                 stage_db(c, stage), sc->effective_date, sc->reason);
@@ -974,26 +1029,12 @@ static int list_handovers(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
     return CC_OK;
 }
 
-/* The part of an account an ownership change touches, for the audit row. */
-static Concord__V1__Account *owner_view(srv_call *c, const char *account_id, const char *owner)
-{
-    Concord__V1__Account *a = arena_alloc(c->arena, sizeof(*a));
-    concord__v1__account__init(a);
-    a->id = (char *)account_id;
-    a->owner_id = (char *)owner;
-    return a;
-}
-
 static int acknowledge_handover(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__AcknowledgeHandoverRequest *req = (const void *)in;
     static const char ack_sql[] =
         "WITH h AS (UPDATE handovers SET acknowledged_at = now()"
         " WHERE id = $1 AND acknowledged_at IS NULL RETURNING *) SELECT " HANDOVER_COLS " FROM h";
-    static const char team_sql[] =
-        "INSERT INTO account_team (account_id, user_id, team_role, access_level)"
-        " VALUES ($1, $2, $3, 'edit') ON CONFLICT (account_id, user_id)"
-        " DO UPDATE SET team_role = EXCLUDED.team_role, access_level = 'edit'";
     static const char lock_sql[] =
         "SELECT a.owner_id FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE";
     static const char owner_sql[] =
@@ -1023,7 +1064,8 @@ static int acknowledge_handover(srv_call *c, const ProtobufCMessage *in, Protobu
     /* The team rows first: they give the receiver the edit access the owner
      * change needs (row-level security checks it). */
     const char *account_id = before->account_id;
-    if (srv_sql(c, team_sql, 3, account_id, c->user.id_text, "customer_success_manager") == NULL)
+    if (srv_sql(c, team_upsert_sql, 3, account_id, c->user.id_text, "customer_success_manager") ==
+        NULL)
         return c->code;
     r = srv_sql(c, lock_sql, 1, account_id);
     if (r == NULL)
@@ -1032,7 +1074,7 @@ static int acknowledge_handover(srv_call *c, const ProtobufCMessage *in, Protobu
         return srv_fail(c, CC_NOT_FOUND, "account %s not found", account_id);
     const char *previous = PQgetvalue(r, 0, 0);
     if (strcmp(previous, c->user.id_text) != 0) {
-        if (srv_sql(c, team_sql, 3, account_id, previous, "account_owner") == NULL ||
+        if (srv_sql(c, team_upsert_sql, 3, account_id, previous, "account_owner") == NULL ||
             srv_sql(c, owner_sql, 2, account_id, c->user.id_text) == NULL)
             return c->code;
         if (srv_audit(c, "change_owner", "account", account_id,

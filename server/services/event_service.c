@@ -391,7 +391,7 @@ static int list_key_events(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         params[np++] = account;
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
                                " AND (e.account_id = $%d::bigint OR (e.account_id IS NULL AND"
-                               " lower(e.industry) = (SELECT lower(x.industry) FROM accounts x"
+                               " e.industry_key = (SELECT x.industry_key FROM accounts x"
                                " WHERE x.id = $%d::bigint)))",
                                np, np);
     }
@@ -470,18 +470,25 @@ static const char *array_text(srv_call *c, const char *const *items, size_t n)
 /*
  * The accounts an event concerns, as a set: its own account, or every
  * non-archived account of its industry. Row-level security on accounts keeps
- * only those the caller may see. Used by both statements below; "occ" is the
- * occurrence list with event_id (and day) columns.
+ * only those the caller may see. "ev" is the list of event ids (event_id).
+ * Industry matching compares the stored lower-cased copies (industry_key)
+ * with plain equality so that the accounts' index serves it under RLS.
  */
 #define CONCERNED                                                                      \
-    "SELECT o.*, a.id AS account_id, a.name, a.owner_id, e.title FROM occ o"           \
+    "SELECT o.event_id, a.id AS account_id, a.name, a.owner_id, e.title FROM ev o"     \
     " JOIN key_events e ON e.id = o.event_id JOIN accounts a ON a.id = e.account_id"   \
     " WHERE a.archived_at IS NULL"                                                     \
     " UNION ALL"                                                                       \
-    " SELECT o.*, a.id, a.name, a.owner_id, e.title FROM occ o"                        \
+    " SELECT o.event_id, a.id, a.name, a.owner_id, e.title FROM ev o"                  \
     " JOIN key_events e ON e.id = o.event_id"                                          \
-    " JOIN accounts a ON lower(a.industry) = lower(e.industry)"                        \
+    " JOIN accounts a ON a.industry_key = e.industry_key"                              \
     " WHERE e.account_id IS NULL AND a.archived_at IS NULL"
+
+/* Per event, the first max_accounts accounts by name and how many there are in all. */
+#define CONCERNED_PAGE                                                                      \
+    " r AS (SELECT t.event_id, t.account_id, t.name, t.owner_id,"                           \
+    "   row_number() OVER (PARTITION BY t.event_id ORDER BY lower(t.name), t.account_id)"   \
+    "     AS rn, count(*) OVER (PARTITION BY t.event_id) AS n FROM t)"
 
 static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
@@ -492,25 +499,28 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
         " WHERE (e.recurrence = 'yearly' AND e.event_date <= $2::date)"
         "    OR (e.recurrence IS NULL AND e.event_date BETWEEN $1::date AND $2::date)"
         " ORDER BY e.id";
-    /* Per event (not per occurrence: the accounts are the same every year), the first
-     * max_accounts accounts by name and how many there are in all. */
+    /* Per event (not per occurrence: the accounts are the same every year), the
+     * accounts concerned; columns: event, account, name, owner, total, tasks created. */
     static const char concerned[] =
-        "WITH occ AS (SELECT * FROM unnest($1::bigint[]) AS u(event_id)),"
-        " t AS (" CONCERNED "),"
-        " r AS (SELECT t.event_id, t.account_id, t.name, t.owner_id,"
-        "   row_number() OVER (PARTITION BY t.event_id ORDER BY lower(t.name), t.account_id)"
-        "     AS rn,"
-        "   count(*) OVER (PARTITION BY t.event_id) AS n FROM t)"
-        " SELECT r.event_id, r.account_id, r.name, r.owner_id, r.n FROM r WHERE r.rn <= $2"
+        "WITH ev AS (SELECT * FROM unnest($1::bigint[]) AS u(event_id)),"
+        " t AS (" CONCERNED ")," CONCERNED_PAGE
+        " SELECT r.event_id, r.account_id, r.name, r.owner_id, r.n, 0 FROM r WHERE r.rn <= $2"
         " ORDER BY r.event_id, r.rn";
-    /* One task per (event, account, day); those that exist already are left alone. */
-    static const char create[] =
+    /* The same, also creating one task per (event, account, day) from the same set
+     * of accounts, so that the accounts' row-level security runs once for both.
+     * Existing tasks are skipped by the unique key alone: a NOT EXISTS probe
+     * would run the tasks' own policy on every earlier task of the event. */
+    static const char concerned_create[] =
         "WITH occ AS (SELECT * FROM unnest($1::bigint[], $2::date[]) AS u(event_id, day)),"
-        " t AS (" CONCERNED "),"
+        " ev AS (SELECT DISTINCT occ.event_id FROM occ),"
+        " t AS MATERIALIZED (" CONCERNED "),"
         " ins AS (INSERT INTO outreach_tasks (event_id, account_id, title, due_date, assignee_id)"
-        "   SELECT t.event_id, t.account_id, t.title, t.day, t.owner_id FROM t"
-        "   ON CONFLICT (event_id, account_id, due_date) DO NOTHING RETURNING 1)"
-        " SELECT count(*) FROM ins";
+        "   SELECT t.event_id, t.account_id, t.title, o.day, t.owner_id"
+        "   FROM t JOIN occ o ON o.event_id = t.event_id"
+        "   ON CONFLICT (event_id, account_id, due_date) DO NOTHING RETURNING 1),"
+        CONCERNED_PAGE
+        " SELECT r.event_id, r.account_id, r.name, r.owner_id, r.n, (SELECT count(*) FROM ins)"
+        " FROM r WHERE r.rn <= $3 ORDER BY r.event_id, r.rn";
 
     int days = req->within_days ? req->within_days : UPCOMING_DAYS_DEFAULT;
     if (days < 1 || days > UPCOMING_DAYS_MAX)
@@ -565,20 +575,39 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
     memset(acc_rows, 0, sizeof(int) * (size_t)(n_events + 1));
     memset(acc_total, 0, sizeof(int) * (size_t)(n_events + 1));
     Concord__V1__AccountRef **refs = NULL;
+    char **occ_days = arena_alloc(c->arena, sizeof(char *) * (n_occ ? n_occ : 1));
+    for (size_t j = 0; j < n_occ; j++) {
+        occ_days[j] = arena_alloc(c->arena, SRV_REC_DATE_LEN);
+        srv_rec_format(occ[j].day, occ_days[j]);
+    }
+    int tasks_created = 0;
     if (n_occ > 0) {
-        const char **id_items = arena_alloc(c->arena, sizeof(char *) * (size_t)n_events);
-        char *occurs = arena_alloc(c->arena, (size_t)n_events);
-        memset(occurs, 0, (size_t)n_events);
-        for (size_t j = 0; j < n_occ; j++)
-            occurs[occ[j].event] = 1;
-        size_t n_ids = 0;
-        for (int i = 0; i < n_events; i++)
-            if (occurs[i])
-                id_items[n_ids++] = events[i]->id;
-        PGresult *ar = srv_sql(c, concerned, 2, array_text(c, id_items, n_ids),
-                               srv_i64(c, max_accounts));
+        PGresult *ar;
+        if (req->create_tasks) {
+            const char **occ_ids = arena_alloc(c->arena, sizeof(char *) * n_occ);
+            for (size_t j = 0; j < n_occ; j++)
+                occ_ids[j] = events[occ[j].event]->id;
+            ar = srv_sql(c, concerned_create, 3, array_text(c, occ_ids, n_occ),
+                         array_text(c, (const char *const *)occ_days, n_occ),
+                         srv_i64(c, max_accounts));
+        } else {
+            const char **id_items = arena_alloc(c->arena, sizeof(char *) * (size_t)n_events);
+            char *occurs = arena_alloc(c->arena, (size_t)n_events);
+            memset(occurs, 0, (size_t)n_events);
+            for (size_t j = 0; j < n_occ; j++)
+                occurs[occ[j].event] = 1;
+            size_t n_ids = 0;
+            for (int i = 0; i < n_events; i++)
+                if (occurs[i])
+                    id_items[n_ids++] = events[i]->id;
+            ar = srv_sql(c, concerned, 2, array_text(c, id_items, n_ids),
+                         srv_i64(c, max_accounts));
+        }
         if (ar == NULL)
             return c->code;
+        /* No account concerned means no task created either. */
+        if (PQntuples(ar) > 0)
+            tasks_created = atoi(PQgetvalue(ar, 0, 5));
         int rows = PQntuples(ar);
         refs = arena_alloc(c->arena, sizeof(*refs) * (size_t)(rows + 1));
         int ev_idx = -1;
@@ -610,8 +639,7 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
         Concord__V1__UpcomingEvent *u = arena_alloc(c->arena, sizeof(*u));
         concord__v1__upcoming_event__init(u);
         u->event = events[i];
-        u->occurrence_date = arena_alloc(c->arena, SRV_REC_DATE_LEN);
-        srv_rec_format(occ[j].day, u->occurrence_date);
+        u->occurrence_date = occ_days[j];
         /* Occurrences of one event share its account list. */
         u->n_accounts = (size_t)acc_rows[i];
         u->accounts = acc_rows[i] ? &refs[acc_first[i]] : NULL;
@@ -619,32 +647,20 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
         resp->events[resp->n_events++] = u;
     }
 
-    if (req->create_tasks && n_occ > 0) {
-        const char **id_items = arena_alloc(c->arena, sizeof(char *) * n_occ);
-        const char **day_items = arena_alloc(c->arena, sizeof(char *) * n_occ);
-        for (size_t j = 0; j < n_occ; j++) {
-            id_items[j] = resp->events[j]->event->id;
-            day_items[j] = resp->events[j]->occurrence_date;
-        }
-        PGresult *r = srv_sql(c, create, 2, array_text(c, id_items, n_occ),
-                              array_text(c, day_items, n_occ));
-        if (r == NULL)
+    resp->tasks_created = tasks_created;
+    if (tasks_created > 0) {
+        /* One audit row per call that created tasks: the window and the count. */
+        Concord__V1__ListUpcomingEventsRequest what;
+        concord__v1__list_upcoming_events_request__init(&what);
+        what.within_days = days;
+        what.as_of = from_text;
+        what.create_tasks = 1;
+        Concord__V1__ListUpcomingEventsResponse count;
+        concord__v1__list_upcoming_events_response__init(&count);
+        count.tasks_created = tasks_created;
+        if (srv_audit(c, "create_outreach_tasks", "outreach_task", "", &what.base, &count.base) !=
+            CC_OK)
             return c->code;
-        resp->tasks_created = atoi(PQgetvalue(r, 0, 0));
-        if (resp->tasks_created > 0) {
-            /* One audit row per call that created tasks: the window and the count. */
-            Concord__V1__ListUpcomingEventsRequest what;
-            concord__v1__list_upcoming_events_request__init(&what);
-            what.within_days = days;
-            what.as_of = from_text;
-            what.create_tasks = 1;
-            Concord__V1__ListUpcomingEventsResponse count;
-            concord__v1__list_upcoming_events_response__init(&count);
-            count.tasks_created = resp->tasks_created;
-            if (srv_audit(c, "create_outreach_tasks", "outreach_task", "", &what.base,
-                          &count.base) != CC_OK)
-                return c->code;
-        }
     }
     *out = &resp->base;
     return CC_OK;

@@ -7,15 +7,15 @@
  * visible to a member (account_visible), so adding a user grants access and
  * removing one takes it away at once.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "access.h"
 #include "call.h"
 #include "concord/v1/team.pb-c.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define MEMBER_COLS                                                                    \
-    "t.account_id, t.user_id, u.username, u.display_name, u.department, t.team_role," \
+#define MEMBER_COLS                                                                                \
+    "t.account_id, t.user_id, u.username, u.display_name, u.department, t.team_role,"              \
     " t.access_level, extract(epoch from t.created_at)::text"
 
 static Concord__V1__TeamMember *member_from_row(srv_call *c, PGresult *r, int row)
@@ -46,8 +46,7 @@ static Concord__V1__TeamMember *load_member(srv_call *c, const char *account_id,
     if (r == NULL)
         return NULL;
     if (PQntuples(r) == 0) {
-        srv_fail(c, CC_NOT_FOUND, "user %s is not on the team of account %s", user_id,
-                 account_id);
+        srv_fail(c, CC_NOT_FOUND, "user %s is not on the team of account %s", user_id, account_id);
         return NULL;
     }
     return member_from_row(c, r, 0);
@@ -79,9 +78,8 @@ static int add_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     int64_t user_id = srv_parse_id(c, "member.user_id", m->user_id);
     check_role_access(c, m, 1);
     int64_t account_id;
-    if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "member.account_id", m->account_id, SRV_ACCESS_EDIT, &account_id) !=
-            CC_OK)
+    if (srv_check(c) != CC_OK || srv_account_access(c, "member.account_id", m->account_id,
+                                                    SRV_ACCESS_EDIT, &account_id) != CC_OK)
         return c->code;
     PGresult *r = srv_sql(c, user, 1, srv_i64(c, user_id));
     if (r == NULL)
@@ -90,9 +88,9 @@ static int add_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         srv_violation(c, "member.user_id", "is not an enabled user");
         return srv_check(c);
     }
-    const char *level = m->access_level ? srv_enum_to_db(c, &concord__v1__access_level__descriptor,
-                                                         m->access_level)
-                                        : "edit";
+    const char *level =
+        m->access_level ? srv_enum_to_db(c, &concord__v1__access_level__descriptor, m->access_level)
+                        : "edit";
     r = srv_sql(c, insert, 4, srv_i64(c, account_id), srv_i64(c, user_id),
                 srv_enum_to_db(c, &concord__v1__team_role__descriptor, m->team_role), level);
     if (r == NULL) {
@@ -105,8 +103,7 @@ static int add_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         }
         return c->code;
     }
-    Concord__V1__TeamMember *added =
-        load_member(c, srv_i64(c, account_id), srv_i64(c, user_id), 0);
+    Concord__V1__TeamMember *added = load_member(c, srv_i64(c, account_id), srv_i64(c, user_id), 0);
     if (added == NULL ||
         srv_audit(c, "add_team_member", "account", added->account_id, NULL, &added->base) != CC_OK)
         return c->code;
@@ -117,9 +114,8 @@ static int add_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 static int update_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__UpdateTeamMemberRequest *req = (const void *)in;
-    static const char update[] =
-        "UPDATE account_team SET team_role = $3, access_level = $4"
-        " WHERE account_id = $1 AND user_id = $2";
+    static const char update[] = "UPDATE account_team SET team_role = $3, access_level = $4"
+                                 " WHERE account_id = $1 AND user_id = $2";
     const Concord__V1__TeamMember *m = req->member;
     if (m == NULL)
         srv_violation(c, "member", "is required");
@@ -130,9 +126,8 @@ static int update_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufC
     int64_t user_id = srv_parse_id(c, "member.user_id", m->user_id);
     check_role_access(c, m, 0);
     int64_t account_id;
-    if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "member.account_id", m->account_id, SRV_ACCESS_EDIT, &account_id) !=
-            CC_OK)
+    if (srv_check(c) != CC_OK || srv_account_access(c, "member.account_id", m->account_id,
+                                                    SRV_ACCESS_EDIT, &account_id) != CC_OK)
         return c->code;
     Concord__V1__TeamMember *before =
         load_member(c, srv_i64(c, account_id), srv_i64(c, user_id), 1);
@@ -175,8 +170,7 @@ static int remove_team_member(srv_call *c, const ProtobufCMessage *in, ProtobufC
     int64_t user_id = srv_parse_id(c, "user_id", req->user_id);
     int64_t account_id;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_EDIT, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_EDIT, &account_id) != CC_OK)
         return c->code;
     Concord__V1__TeamMember *before =
         load_member(c, srv_i64(c, account_id), srv_i64(c, user_id), 1);
@@ -201,8 +195,7 @@ static int list_team_members(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     const char *after = srv_page_token_decode(c, "page_token", req->page_token);
     int64_t account_id;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) != CC_OK)
         return c->code;
     PGresult *r = srv_sql(c, sql, 3, srv_i64(c, account_id), after, srv_i64(c, size + 1));
     if (r == NULL)

@@ -20,6 +20,8 @@ CREATE TABLE key_events (
     event_date  date NOT NULL,
     recurrence  text CHECK (recurrence IN ('yearly')), -- NULL: once
     industry    text CHECK (length(industry) BETWEEN 1 AND 100),
+    -- The industry as matched against accounts.industry_key (see below).
+    industry_key text GENERATED ALWAYS AS (lower(industry)) STORED,
     account_id  bigint REFERENCES accounts (id),
     created_by  bigint REFERENCES users (id),
     version     bigint NOT NULL DEFAULT 1,
@@ -32,9 +34,19 @@ CREATE TABLE key_events (
 -- look-up of industry events use the other two.
 CREATE INDEX key_events_date ON key_events (event_date, id);
 CREATE INDEX key_events_account ON key_events (account_id, event_date) WHERE account_id IS NOT NULL;
-CREATE INDEX key_events_industry ON key_events (lower(industry), event_date)
+CREATE INDEX key_events_industry ON key_events (industry_key, event_date)
     WHERE account_id IS NULL;
--- Industry events find their accounts through this index (0002 may have made it).
+
+-- Industry events find their accounts by industry, case-insensitively. An
+-- index on lower(industry) cannot serve that query: under row-level security
+-- PostgreSQL evaluates the policy (account_visible) on every row before any
+-- condition that calls a function not marked leakproof, such as lower(), so
+-- the planner scans every account. A stored lower-cased copy compared with
+-- plain text equality (leakproof) is used through its index, and the policy
+-- runs only on the accounts of the industry.
+ALTER TABLE accounts ADD COLUMN industry_key text GENERATED ALWAYS AS (lower(industry)) STORED;
+CREATE INDEX accounts_industry_key ON accounts (industry_key, id);
+-- Filters by lower(industry) outside row-level security (0002 may have made it).
 CREATE INDEX IF NOT EXISTS accounts_industry ON accounts (lower(industry));
 
 CREATE TABLE outreach_tasks (

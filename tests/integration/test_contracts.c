@@ -11,6 +11,13 @@
  * CONCORD_PORT, CONCORD_CA, CONCORD_ADMIN_USER, CONCORD_ADMIN_PASSWORD,
  * CONCORD_DB_URL, PGHOST, PGPORT, PG_SUPERUSER.
  */
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord/v1/contract.pb-c.h"
+#include "concord/v1/team.pb-c.h"
+#include "concord_client.h"
+#include <cmocka.h>
+#include <libpq-fe.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,13 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
-#include <libpq-fe.h>
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "concord/v1/contract.pb-c.h"
-#include "concord/v1/team.pb-c.h"
-#include "concord_client.h"
 
 #define SVC "concord.v1.ContractService/"
 
@@ -156,9 +156,9 @@ static Concord__V1__Account *get_account(cc_conn *c, const char *id)
     Concord__V1__GetAccountRequest req = CONCORD__V1__GET_ACCOUNT_REQUEST__INIT;
     req.id = (char *)id;
     Concord__V1__Account *a = NULL;
-    assert_int_equal(rpc(c, "concord.v1.AccountService/GetAccount", &req,
-                         &concord__v1__account__descriptor, &a),
-                     CC_OK);
+    assert_int_equal(
+        rpc(c, "concord.v1.AccountService/GetAccount", &req, &concord__v1__account__descriptor, &a),
+        CC_OK);
     return a;
 }
 
@@ -327,20 +327,20 @@ static void contracts_drive_the_stored_stage(void **state)
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
     cancel.version = 1;
-    assert_int_equal(rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor,
-                         NULL),
-                     CC_ABORTED);
+    assert_int_equal(
+        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
+        CC_ABORTED);
     cancel.version = 2;
     Concord__V1__Contract *cancelled;
-    assert_int_equal(rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor,
-                         &cancelled),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, &cancelled),
+        CC_OK);
     assert_int_equal(cancelled->status, CONCORD__V1__CONTRACT_STATUS__CONTRACT_CANCELLED);
     assert_int_equal(cancelled->version, 3);
     cancel.version = 0;
-    assert_int_equal(rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor,
-                         &cancelled),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, &cancelled),
+        CC_OK);
     assert_int_equal(cancelled->version, 3);
     assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
     /* A cancelled contract cannot be changed. */
@@ -484,7 +484,7 @@ static void renewals_in_a_window(void **state)
     char *acc = new_account(rep, "Renewal Institute");
     char *acc2 = new_account(rep, "Renewal Academy");
     Concord__V1__Contract *a, *b, *later, *renewal;
-    assert_int_equal(create_contract(rep, acc, "2030-06-12", "2031-06-11", &a), CC_OK); /* 10 d */
+    assert_int_equal(create_contract(rep, acc, "2030-06-12", "2031-06-11", &a), CC_OK);  /* 10 d */
     assert_int_equal(create_contract(rep, acc2, "2030-08-21", "2031-08-20", &b), CC_OK); /* 80 */
     assert_int_equal(create_contract(rep, acc, "2030-12-19", "2031-12-18", &later), CC_OK);
     assert_int_equal(create_contract(rep, acc, "2031-06-12", "2032-06-11", &renewal), CC_OK);
@@ -492,9 +492,9 @@ static void renewals_in_a_window(void **state)
     Concord__V1__ListRenewalsRequest req = CONCORD__V1__LIST_RENEWALS_REQUEST__INIT;
     req.as_of = (char *)as_of;
     Concord__V1__ListRenewalsResponse *resp;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 2); /* default: 90 days */
     assert_string_equal(resp->renewals[0]->contract->id, a->id);
     assert_int_equal(resp->renewals[0]->days_left, 10);
@@ -508,56 +508,55 @@ static void renewals_in_a_window(void **state)
 
     /* Pages of one, soonest first. */
     req.page_size = 1;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 1);
     assert_string_equal(resp->renewals[0]->contract->id, a->id);
     assert_true(resp->next_page_token[0] != '\0');
     req.page_token = resp->next_page_token;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 1);
     assert_string_equal(resp->renewals[0]->contract->id, b->id);
     assert_string_equal(resp->next_page_token, "");
     req.page_token = "garbage";
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, NULL),
-                     CC_INVALID_ARGUMENT);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, NULL),
+        CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "page_token");
     req.page_token = "";
     req.page_size = 0;
 
     /* A wider window reaches the later contracts; the bounds are checked. */
     req.within_days = 730;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 4);
     assert_string_equal(resp->renewals[3]->contract->id, renewal->id);
     req.within_days = 731;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, NULL),
-                     CC_INVALID_ARGUMENT);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, NULL),
+        CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "within_days");
     /* Ending exactly on the last day of the window counts (2031-06-01 + 10). */
     req.within_days = 10;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 1);
 
     /* Cancelled contracts are not up for renewal; outsiders see none of these. */
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = b->id;
-    assert_int_equal(rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor,
-                         NULL),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL), CC_OK);
     req.within_days = 90;
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
-                     CC_OK);
+    assert_int_equal(
+        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
+        CC_OK);
     assert_int_equal(resp->n_renewals, 1);
     assert_int_equal(rpc(outsider, SVC "ListRenewals", &req,
                          &concord__v1__list_renewals_response__descriptor, &resp),
@@ -585,8 +584,7 @@ static void outsiders_and_readers(void **state)
     /* An outsider: every read and write is NOT_FOUND, lists are empty. */
     Concord__V1__GetContractRequest g = CONCORD__V1__GET_CONTRACT_REQUEST__INIT;
     g.id = k->id;
-    assert_int_equal(rpc(outsider, SVC "GetContract", &g, &concord__v1__contract__descriptor,
-                         NULL),
+    assert_int_equal(rpc(outsider, SVC "GetContract", &g, &concord__v1__contract__descriptor, NULL),
                      CC_NOT_FOUND);
     Concord__V1__ListContractsRequest lc = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
     lc.account_id = acc;
@@ -595,9 +593,9 @@ static void outsiders_and_readers(void **state)
                      CC_NOT_FOUND);
     Concord__V1__GetLifecycleRequest gl = CONCORD__V1__GET_LIFECYCLE_REQUEST__INIT;
     gl.account_id = acc;
-    assert_int_equal(rpc(outsider, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor,
-                         NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor, NULL),
+        CC_NOT_FOUND);
     assert_int_equal(create_contract(outsider, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_NOT_FOUND);
     Concord__V1__UpdateContractRequest up = CONCORD__V1__UPDATE_CONTRACT_REQUEST__INIT;
@@ -611,33 +609,33 @@ static void outsiders_and_readers(void **state)
     up.contract = &change;
     up.update_mask = &mask;
     up.version = 1;
-    assert_int_equal(rpc(outsider, SVC "UpdateContract", &up, &concord__v1__contract__descriptor,
-                         NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+        CC_NOT_FOUND);
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
-    assert_int_equal(rpc(outsider, SVC "CancelContract", &cancel,
-                         &concord__v1__contract__descriptor, NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
+        CC_NOT_FOUND);
     Concord__V1__GetHandoverRequest gh = CONCORD__V1__GET_HANDOVER_REQUEST__INIT;
     gh.id = made->id;
-    assert_int_equal(rpc(outsider, SVC "GetHandover", &gh, &concord__v1__handover__descriptor,
-                         NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "GetHandover", &gh, &concord__v1__handover__descriptor, NULL),
+        CC_NOT_FOUND);
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(rpc(outsider, SVC "AcknowledgeHandover", &ack,
-                         &concord__v1__handover__descriptor, NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
+        CC_NOT_FOUND);
     Concord__V1__ListHandoversRequest lh = CONCORD__V1__LIST_HANDOVERS_REQUEST__INIT;
     lh.account_id = acc;
     assert_int_equal(rpc(outsider, SVC "ListHandovers", &lh,
                          &concord__v1__list_handovers_response__descriptor, NULL),
                      CC_NOT_FOUND);
     h.to_user_id = csm_id;
-    assert_int_equal(rpc(outsider, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor,
-                         NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        rpc(outsider, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
+        CC_NOT_FOUND);
     Concord__V1__ListRenewalsRequest rr = CONCORD__V1__LIST_RENEWALS_REQUEST__INIT;
     rr.as_of = "2026-12-01";
     Concord__V1__ListRenewalsResponse *renewals;
@@ -659,27 +657,26 @@ static void outsiders_and_readers(void **state)
     assert_int_equal(add_member(acc, reader_id, CONCORD__V1__ACCESS_LEVEL__READ), CC_OK);
     assert_int_equal(rpc(reader, SVC "GetContract", &g, &concord__v1__contract__descriptor, NULL),
                      CC_OK);
-    assert_int_equal(rpc(reader, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor,
-                         NULL),
-                     CC_OK);
+    assert_int_equal(
+        rpc(reader, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor, NULL), CC_OK);
     assert_int_equal(rpc(reader, SVC "GetHandover", &gh, &concord__v1__handover__descriptor, NULL),
                      CC_OK);
     assert_int_equal(create_contract(reader, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_PERMISSION_DENIED);
-    assert_int_equal(rpc(reader, SVC "UpdateContract", &up, &concord__v1__contract__descriptor,
-                         NULL),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(rpc(reader, SVC "CancelContract", &cancel,
-                         &concord__v1__contract__descriptor, NULL),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(rpc(reader, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor,
-                         NULL),
-                     CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(reader, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+        CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(reader, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
+        CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(reader, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
+        CC_PERMISSION_DENIED);
     /* Refreshing stages is for admins. */
     Concord__V1__RefreshStagesRequest rs = CONCORD__V1__REFRESH_STAGES_REQUEST__INIT;
-    assert_int_equal(rpc(rep, SVC "RefreshStages", &rs,
-                         &concord__v1__refresh_stages_response__descriptor, NULL),
-                     CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(rep, SVC "RefreshStages", &rs, &concord__v1__refresh_stages_response__descriptor, NULL),
+        CC_PERMISSION_DENIED);
 
     /* Row-level security underneath: SQL as the application role with a caller set. */
     PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
@@ -737,8 +734,7 @@ static void handover_moves_ownership(void **state)
     (void)state;
     char *acc = new_account(rep, "Handover University");
     Concord__V1__Contract *k;
-    assert_int_equal(create_contract(rep, acc, day_from_today(20), day_from_today(384), &k),
-                     CC_OK);
+    assert_int_equal(create_contract(rep, acc, day_from_today(20), day_from_today(384), &k), CC_OK);
     assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__HANDOVER);
 
     Concord__V1__CreateHandoverRequest hr = CONCORD__V1__CREATE_HANDOVER_REQUEST__INIT;
@@ -792,20 +788,20 @@ static void handover_moves_ownership(void **state)
     /* Only the receiver acknowledges, once. */
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(rpc(rep, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor,
-                         NULL),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(rpc(admin, SVC "AcknowledgeHandover", &ack,
-                         &concord__v1__handover__descriptor, NULL),
-                     CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(rep, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
+        CC_PERMISSION_DENIED);
+    assert_int_equal(
+        rpc(admin, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
+        CC_PERMISSION_DENIED);
     Concord__V1__Handover *acked;
-    assert_int_equal(rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor,
-                         &acked),
-                     CC_OK);
+    assert_int_equal(
+        rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, &acked),
+        CC_OK);
     assert_non_null(acked->acknowledge_time);
-    assert_int_equal(rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor,
-                         NULL),
-                     CC_FAILED_PRECONDITION);
+    assert_int_equal(
+        rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
+        CC_FAILED_PRECONDITION);
 
     /* Ownership moved to the receiver; the previous owner stays on the team with edit. */
     Concord__V1__Account *a = get_account(csm, acc);
@@ -835,6 +831,31 @@ static void handover_moves_ownership(void **state)
                          &concord__v1__list_handovers_response__descriptor, &open),
                      CC_OK);
     assert_int_equal(open->n_handovers, 1);
+
+    /* Without a live subscription the account goes back to sales: cancelling both
+     * contracts makes it a prospect owned by the rep, with the CSM still on the team. */
+    Concord__V1__ListContractsRequest lc = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
+    lc.account_id = acc;
+    Concord__V1__ListContractsResponse *contracts;
+    assert_int_equal(rpc(rep, SVC "ListContracts", &lc,
+                         &concord__v1__list_contracts_response__descriptor, &contracts),
+                     CC_OK);
+    assert_int_equal(contracts->n_contracts, 2);
+    for (size_t i = 0; i < contracts->n_contracts; i++) {
+        Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
+        cancel.id = contracts->contracts[i]->id;
+        assert_int_equal(
+            rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
+            CC_OK);
+        /* The first cancel leaves an upcoming contract: still a handover, still the CSM's. */
+        if (i == 0)
+            assert_string_equal(get_account(rep, acc)->owner_id, csm_id);
+    }
+    a = get_account(rep, acc);
+    assert_int_equal(a->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
+    assert_string_equal(a->owner_id, rep_id);
+    super_sql(sql, team, sizeof(team));
+    assert_string_equal(team, want);
 }
 
 static void refresh_restores_the_stage(void **state)

@@ -9,7 +9,15 @@
  * Environment as in test_protocol.c. The test environment runs concordd with
  * server.frame_timeout = 2s.
  */
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord_client.h"
+#include "wire_frame.h"
+#include <arpa/inet.h>
+#include <cmocka.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,18 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <cmocka.h>
-#include <openssl/ssl.h>
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "concord_client.h"
-#include "wire_frame.h"
+#include <time.h>
+#include <unistd.h>
 
 static cc_options opts;
 static char admin_token[128];
@@ -53,8 +53,8 @@ static cc_conn *connect_or_die(void)
     return c;
 }
 
-static int login(const char *user, const char *password, char *token, size_t len,
-                 char *msg, size_t msglen)
+static int login(const char *user, const char *password, char *token, size_t len, char *msg,
+                 size_t msglen)
 {
     cc_conn *c = connect_or_die();
     Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
@@ -518,14 +518,12 @@ static void repeated_wrong_passwords_are_slowed_down(void **state)
     assert_non_null(strstr(msg, "try again in"));
     sleep(2);
     char token[128];
-    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg,
-                           sizeof(msg)),
+    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg, sizeof(msg)),
                      CC_OK);
     /* The success cleared the counter: one more failure is not throttled. */
     assert_int_equal(login(username, "wrong-password-x", NULL, 0, msg, sizeof(msg)),
                      CC_UNAUTHENTICATED);
-    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg,
-                           sizeof(msg)),
+    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg, sizeof(msg)),
                      CC_OK);
 }
 

@@ -8,6 +8,14 @@
  * CONCORD_PORT, CONCORD_CA, CONCORD_ADMIN_USER, CONCORD_ADMIN_PASSWORD,
  * CONCORD_DB_URL.
  */
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord_client.h"
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,18 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <cmocka.h>
-#include <libpq-fe.h>
-#include <openssl/ssl.h>
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "concord_client.h"
+#include <time.h>
+#include <unistd.h>
 
 static cc_options opts;
 static char admin_token[128];
@@ -120,9 +120,9 @@ static void wrong_password_and_unknown_user_look_the_same(void **state)
     cc_conn *c = connect_or_die();
     char token[128];
     const cc_status *st;
-    assert_int_equal(login(c, env("CONCORD_ADMIN_USER"), "not-the-password", token,
-                           sizeof(token), &st),
-                     CC_UNAUTHENTICATED);
+    assert_int_equal(
+        login(c, env("CONCORD_ADMIN_USER"), "not-the-password", token, sizeof(token), &st),
+        CC_UNAUTHENTICATED);
     char first[256];
     snprintf(first, sizeof(first), "%s", st->message);
     assert_int_equal(login(c, "no-such-user", "not-the-password", token, sizeof(token), &st),
@@ -447,13 +447,13 @@ static void unknown_method_is_unimplemented(void **state)
     uint8_t *out = NULL;
     size_t len = 0;
     const cc_status *st;
-    int code = cc_invoke_raw(c, "concord.v1.AccountService/DropEverything", NULL, 0, &out, &len,
-                             &st);
+    int code =
+        cc_invoke_raw(c, "concord.v1.AccountService/DropEverything", NULL, 0, &out, &len, &st);
     assert_int_equal(code, CC_UNIMPLEMENTED);
     /* A payload that is not the request type is INVALID_ARGUMENT. */
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
-    code = cc_invoke_raw(c, "concord.v1.AccountService/GetAccount", junk, sizeof(junk), &out,
-                         &len, &st);
+    code = cc_invoke_raw(c, "concord.v1.AccountService/GetAccount", junk, sizeof(junk), &out, &len,
+                         &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
     free(out);
     cc_conn_free(c);

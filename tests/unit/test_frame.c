@@ -2,14 +2,14 @@
  * test_frame.c - the incremental frame decoder: split and merged frames, bad
  * lengths, the limit checked before allocation, and the encoder.
  */
+#include "wire_frame.h"
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include "wire_frame.h"
 
 typedef struct {
     int count;
@@ -171,9 +171,9 @@ static void pack_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(byte_by_byte),     cmocka_unit_test(merged_frames),
+        cmocka_unit_test(byte_by_byte),       cmocka_unit_test(merged_frames),
         cmocka_unit_test(split_across_reads), cmocka_unit_test(limit_and_over),
-        cmocka_unit_test(huge_prefix),      cmocka_unit_test(callback_error_stops),
+        cmocka_unit_test(huge_prefix),        cmocka_unit_test(callback_error_stops),
         cmocka_unit_test(pack_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

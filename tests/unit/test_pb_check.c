@@ -3,17 +3,20 @@
  * must be valid UTF-8 without NUL (named by path, with repeated indexes), and
  * malformed wire data is refused.
  */
+#include "concord/v1/account.pb-c.h"
+#include "pb_check.h"
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include "concord/v1/account.pb-c.h"
-#include "pb_check.h"
 
-static size_t pack(const ProtobufCMessage *m, uint8_t *buf) { return protobuf_c_message_pack(m, buf); }
+static size_t pack(const ProtobufCMessage *m, uint8_t *buf)
+{
+    return protobuf_c_message_pack(m, buf);
+}
 
 static void valid_request_passes(void **state)
 {
@@ -66,11 +69,11 @@ static void bad_strings_are_named(void **state)
 static void utf8_rules(void **state)
 {
     assert_true(pb_utf8_valid((const uint8_t *)"plain", 5));
-    assert_true(pb_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4)); /* emoji */
-    assert_false(pb_utf8_valid((const uint8_t *)"\xc0\xaf", 2));        /* overlong '/' */
-    assert_false(pb_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));    /* surrogate */
+    assert_true(pb_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4));  /* emoji */
+    assert_false(pb_utf8_valid((const uint8_t *)"\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(pb_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));     /* surrogate */
     assert_false(pb_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-    assert_false(pb_utf8_valid((const uint8_t *)"\xe2\x82", 2));        /* truncated */
+    assert_false(pb_utf8_valid((const uint8_t *)"\xe2\x82", 2));         /* truncated */
 }
 
 static void malformed_wire_data(void **state)
@@ -83,9 +86,9 @@ static void malformed_wire_data(void **state)
                      CC_EPROTO);
     /* A varint that never ends. */
     const uint8_t endless[] = {0x08, 0xff, 0xff, 0xff};
-    assert_int_equal(pb_check(&concord__v1__create_account_request__descriptor, endless,
-                              sizeof(endless), &err),
-                     CC_EPROTO);
+    assert_int_equal(
+        pb_check(&concord__v1__create_account_request__descriptor, endless, sizeof(endless), &err),
+        CC_EPROTO);
     /* Wire type 7 does not exist. */
     const uint8_t wire7[] = {0x0f};
     assert_int_equal(
@@ -93,9 +96,9 @@ static void malformed_wire_data(void **state)
         CC_EPROTO);
     /* Unknown fields are fine: they are skipped. */
     const uint8_t unknown[] = {0xf8, 0x06, 0x01, 0x82, 0x07, 0x01, 0xff};
-    assert_int_equal(pb_check(&concord__v1__create_account_request__descriptor, unknown,
-                              sizeof(unknown), &err),
-                     0);
+    assert_int_equal(
+        pb_check(&concord__v1__create_account_request__descriptor, unknown, sizeof(unknown), &err),
+        0);
 }
 
 int main(void)

@@ -4,14 +4,14 @@
  * clamped at month ends and leap days, the acceptance scenario's dates, the
  * handover rules, and a timeline that agrees with the stage of every day.
  */
+#include "lifecycle.h"
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <cmocka.h>
-#include "lifecycle.h"
 
 static lc_day D(const char *text)
 {
@@ -56,11 +56,10 @@ static void parse_accepts_real_days_only(void **state)
     static const char *const bad[] = {
         "2026-02-29", /* not a leap year */
         "1900-02-29", /* divisible by 100, not by 400 */
-        "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00", "2026-01-32",
-        "2026-1-05",  "2026-01-5",  "26-01-05",   "2026/01/05", " 2026-01-05",
-        "2026-01-05 ", "2026-01-05x", "+026-01-05", "2026-01-0a", "",
-        "1899-12-31", /* before the supported range */
-        "9999-01-01", /* after it */
+        "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00",  "2026-01-32",  "2026-1-05",
+        "2026-01-5",  "26-01-05",   "2026/01/05", " 2026-01-05", "2026-01-05 ", "2026-01-05x",
+        "+026-01-05", "2026-01-0a", "",           "1899-12-31", /* before the supported range */
+        "9999-01-01",                                           /* after it */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         d = 777;
@@ -118,14 +117,14 @@ static void months_clamp_to_month_end(void **state)
         int months;
         const char *to;
     } cases[] = {
-        {"2026-01-15", 2, "2026-03-15"},  {"2026-01-31", 2, "2026-03-31"},
-        {"2026-01-31", 1, "2026-02-28"},  {"2028-01-31", 1, "2028-02-29"},
-        {"2028-02-29", 12, "2029-02-28"}, {"2028-02-29", -12, "2027-02-28"},
-        {"2028-02-29", 48, "2032-02-29"}, {"2026-03-31", -1, "2026-02-28"},
-        {"2026-12-15", 1, "2027-01-15"},  {"2026-01-15", -1, "2025-12-15"},
+        {"2026-01-15", 2, "2026-03-15"},   {"2026-01-31", 2, "2026-03-31"},
+        {"2026-01-31", 1, "2026-02-28"},   {"2028-01-31", 1, "2028-02-29"},
+        {"2028-02-29", 12, "2029-02-28"},  {"2028-02-29", -12, "2027-02-28"},
+        {"2028-02-29", 48, "2032-02-29"},  {"2026-03-31", -1, "2026-02-28"},
+        {"2026-12-15", 1, "2027-01-15"},   {"2026-01-15", -1, "2025-12-15"},
         {"2026-05-31", -15, "2025-02-28"}, {"2026-08-31", 1, "2026-09-30"},
-        {"2027-01-15", -3, "2026-10-15"}, {"2026-10-31", 0, "2026-10-31"},
-        {"1900-03-31", -1, "1900-02-28"}, {"2000-03-31", -1, "2000-02-29"},
+        {"2027-01-15", -3, "2026-10-15"},  {"2026-10-31", 0, "2026-10-31"},
+        {"1900-03-31", -1, "1900-02-28"},  {"2000-03-31", -1, "2000-02-29"},
         {"2026-01-01", -24, "2024-01-01"}, {"2026-11-30", 3, "2027-02-28"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -196,11 +195,9 @@ static void stage_boundaries_are_exact(void **state)
         lc_stage stage;
     } cases[] = {
         {"2025-01-01", LC_HANDOVER}, /* signed, not started */
-        {"2026-01-14", LC_HANDOVER},   {"2026-01-15", LC_ONBOARDING},
-        {"2026-03-14", LC_ONBOARDING}, {"2026-03-15", LC_ADOPTION},
-        {"2026-10-14", LC_ADOPTION},   {"2026-10-15", LC_RENEWAL},
-        {"2027-01-14", LC_RENEWAL},    {"2027-01-15", LC_CHURNED},
-        {"2099-01-01", LC_CHURNED},
+        {"2026-01-14", LC_HANDOVER}, {"2026-01-15", LC_ONBOARDING}, {"2026-03-14", LC_ONBOARDING},
+        {"2026-03-15", LC_ADOPTION}, {"2026-10-14", LC_ADOPTION},   {"2026-10-15", LC_RENEWAL},
+        {"2027-01-14", LC_RENEWAL},  {"2027-01-15", LC_CHURNED},    {"2099-01-01", LC_CHURNED},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         lc_stage s = lc_stage_on(&c, 1, D(cases[i].day), NULL);
@@ -369,8 +366,8 @@ static void timeline_agrees_with_every_day(void **state)
             int64_t id;
             lc_stage s = lc_stage_on(cs, n, d, &id);
             if (s != p[k].stage || id != p[k].contract_id)
-                fail_msg("round %d day %s: stage %d (%lld), timeline says %d (%lld)", round,
-                         fmt(d), s, (long long)id, p[k].stage, (long long)p[k].contract_id);
+                fail_msg("round %d day %s: stage %d (%lld), timeline says %d (%lld)", round, fmt(d),
+                         s, (long long)id, p[k].stage, (long long)p[k].contract_id);
         }
         /* Periods are contiguous and neighbours differ. */
         for (size_t i = 1; i < np; i++) {

@@ -101,12 +101,16 @@ export function formErrors(form, box, reload) {
         for (const p of form.querySelectorAll('.field-error')) p.remove();
         for (const i of form.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
     }
+    // Field paths come by proto name from the server and by JSON name from the
+    // gateway's decoder ("member.teamRole"): compare them in snake case.
+    const snake = (p) => p.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
     function find(path) {
         const inputs = [...form.querySelectorAll('[data-field]')];
-        const exact = inputs.find((i) => i.dataset.field === path);
+        const want = snake(path);
+        const exact = inputs.find((i) => i.dataset.field === want);
         if (exact) return exact;
-        const last = path.replace(/\[\d+\]/g, '').split('.').pop();
-        return inputs.find((i) => i.dataset.field.split('.').pop() === last);
+        const last = want.replace(/\[\d+\]/g, '').split('.').pop();
+        return inputs.find((i) => i.dataset.field.replace(/\[\d+\]/g, '').split('.').pop() === last);
     }
     function show(err) {
         clear();

@@ -45,7 +45,9 @@ export function loginPage() {
         try {
             const body = await post('/auth/login', { username: username.value, password: password.value });
             setSession(body.user, body.csrfToken);
-            location.hash = '#/accounts';
+            // Open the page the address asked for (a shared link), or the account list.
+            if (!location.hash || location.hash === '#/login') location.hash = '#/accounts';
+            else window.dispatchEvent(new HashChangeEvent('hashchange'));
         } catch (err) {
             err.title = 'Sign-in failed:';
             showError(box, err);

@@ -119,7 +119,8 @@ export function render(ctx, body) {
                     const mask = [];
                     for (const [key, proto] of FIELDS) {
                         const before = key === 'influence' ? (s.influence || 0) : (s[key] || '');
-                        if (value(key) !== before) { changed[key] = value(key); mask.push(proto); }
+                        // An enum cleared to '' is sent as unset (its zero value).
+                        if (value(key) !== before) { changed[key] = value(key) === '' ? undefined : value(key); mask.push(proto); }
                     }
                     if (!mask.length) { showForm(null); return; }
                     await call('StakeholderService', 'UpdateStakeholder', { stakeholder: changed, updateMask: mask.join(','), version: s.version });
@@ -130,8 +131,8 @@ export function render(ctx, body) {
                     await call('StakeholderService', 'CreateStakeholder', { stakeholder: created });
                     flash(done, `${f.name.value.trim()} added.`);
                 }
-                showForm(null);
                 await load(false);
+                showForm(null);
                 loadCoverage();
             } catch (err) {
                 errors.show(err);

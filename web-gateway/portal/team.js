@@ -90,7 +90,7 @@ export function render(ctx, body) {
             submit.disabled = true;
             try {
                 const m = await call('TeamService', 'AddTeamMember', {
-                    member: { accountId: a.id, userId: user.value.trim(), teamRole: role.value, accessLevel: access.value },
+                    member: { accountId: a.id, userId: user.value.trim(), teamRole: role.value || undefined, accessLevel: access.value || undefined },
                 });
                 form.reset();
                 flash(done, `${m.displayName || m.username} added to the team.`);

@@ -32,7 +32,7 @@ function overrideForm(ctx) {
         errors.clear();
         submit.disabled = true;
         try {
-            const updated = await call('TierService', 'OverrideTier', { accountId: a.id, tier: tier.value, reason: reason.value.trim() });
+            const updated = await call('TierService', 'OverrideTier', { accountId: a.id, tier: tier.value || undefined, reason: reason.value.trim() });
             ctx.show(updated, `Tier set to ${label(TIERS, updated.tier)}.`);
         } catch (err) {
             errors.show(err);
@@ -69,7 +69,7 @@ function proposalsCard(ctx, section) {
                 errors.clear();
                 try {
                     const body = { id: p.id, decision, reason: reason.value.trim() };
-                    if (decision === 'OVERRIDDEN') body.tier = other.value;
+                    if (decision === 'OVERRIDDEN' && other.value) body.tier = other.value;
                     const decided = await call('TierService', 'DecideTierProposal', body);
                     ctx.refresh(`Proposal ${label(PROPOSAL_STATUS, decided.status).toLowerCase()}.`);
                 } catch (err) {

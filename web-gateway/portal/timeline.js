@@ -82,7 +82,7 @@ function activityForm(a, section, onLogged) {
         submit.disabled = true;
         try {
             const act = await call('ActivityService', 'CreateActivity', { activity: {
-                accountId: a.id, kind: kind.value, subject: subject.value.trim(), notes: notes.value.trim(),
+                accountId: a.id, kind: kind.value || undefined, subject: subject.value.trim(), notes: notes.value.trim(),
                 occurTime: t.toISOString(), stakeholderIds,
             } });
             form.reset();
