@@ -9,15 +9,7 @@
  * Environment as in test_protocol.c. The test environment runs concordd with
  * server.frame_timeout = 2s.
  */
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "concord_client.h"
-#include "wire_frame.h"
-#include <arpa/inet.h>
-#include <cmocka.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <openssl/ssl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,10 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <cmocka.h>
+#include <openssl/ssl.h>
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord_client.h"
+#include "wire_frame.h"
 
 static cc_options opts;
 static char admin_token[128];

@@ -2,14 +2,14 @@
  * test_frame.c - the incremental frame decoder: split and merged frames, bad
  * lengths, the limit checked before allocation, and the encoder.
  */
-#include "wire_frame.h"
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
+#include "wire_frame.h"
 
 typedef struct {
     int count;

@@ -3,15 +3,15 @@
  * must be valid UTF-8 without NUL (named by path, with repeated indexes), and
  * malformed wire data is refused.
  */
-#include "concord/v1/account.pb-c.h"
-#include "pb_check.h"
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
+#include "concord/v1/account.pb-c.h"
+#include "pb_check.h"
 
 static size_t pack(const ProtobufCMessage *m, uint8_t *buf)
 {

@@ -3,14 +3,14 @@
  * handler, routes are found by full name, and the SQLSTATE table maps the
  * classes a user would notice.
  */
-#include "cc_services.h"
-#include "dispatch.h"
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
+#include "cc_services.h"
+#include "dispatch.h"
 
 static int build(void **state)
 {

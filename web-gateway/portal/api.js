@@ -5,7 +5,7 @@
 // objects; `fieldViolations` (a Concord extension) names the fields at fault,
 // by proto name ("contract.end_date"), and the forms show each one next to its
 // input.
-import { el } from './dom.js';
+import { put, el } from './dom.js';
 
 export const session = {
     csrf: '',   // X-CSRF-Token for cookie-authenticated calls
@@ -87,7 +87,7 @@ export function showError(box, err, reload) {
             el('a', { href: '#', class: 'reload', onclick: (ev) => { ev.preventDefault(); if (reload) reload(); else location.reload(); } },
                 'Reload the latest version'), ' and apply your change again.');
     }
-    box.replaceChildren(...parts);
+    put(box, ...parts);
     box.hidden = false;
 }
 
@@ -141,7 +141,7 @@ export function pager({ tbody, more, fetchPage, render, onEmpty, onError }) {
             const [items, token] = await fetchPage(append ? next : '');
             if (mine !== generation) return;
             const rows = items.map(render);
-            if (append) tbody.append(...rows); else tbody.replaceChildren(...rows);
+            if (append) tbody.append(...rows); else put(tbody, ...rows);
             next = token || '';
             more.hidden = !next;
             if (onEmpty) onEmpty(tbody.children.length === 0);

@@ -32,8 +32,15 @@ export function svg(tag, attrs, ...children) {
     return fill(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
+// Replaces a node's children; like el(), nested arrays are flattened and
+// null, undefined and false are left out.
+export function put(node, ...children) {
+    node.replaceChildren();
+    return fill(node, {}, children);
+}
+
 export function mount(...children) {
-    document.getElementById('app').replaceChildren(...children);
+    put(document.getElementById('app'), ...children);
 }
 
 // The label of an enum value from a {VALUE: 'Label'} map whose first entry is

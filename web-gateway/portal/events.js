@@ -1,6 +1,6 @@
 // Upcoming key events (rankings, policies, anniversaries, ...) with the
 // accounts they concern, creating outreach tasks for them; and "My tasks".
-import { el, mount, label, options, formatDate, formatTime, errorBox, table, notice, flash } from './dom.js';
+import { put, el, mount, label, options, formatDate, formatTime, errorBox, table, notice, flash } from './dom.js';
 import { call, showError, pager, isUnimplemented, notAvailable } from './api.js';
 import { EVENT_CATEGORIES, TASK_STATUS } from './labels.js';
 
@@ -35,7 +35,7 @@ export function eventsPage() {
         try {
             const resp = await call('KeyEventService', 'ListUpcomingEvents', { withinDays: Number(within.value), createTasks });
             const list = resp.events || [];
-            tbody.replaceChildren(...list.map(row));
+            put(tbody, ...list.map(row));
             empty.hidden = list.length > 0;
             if (createTasks) {
                 const n = resp.tasksCreated || 0;
@@ -43,7 +43,7 @@ export function eventsPage() {
                     : 'No new tasks: every occurrence already has its tasks.');
             }
         } catch (err) {
-            if (isUnimplemented(err)) section.replaceChildren(notAvailable('The key-event calendar'));
+            if (isUnimplemented(err)) put(section, notAvailable('The key-event calendar'));
             else showError(box, err);
         } finally {
             create.disabled = false;
@@ -102,7 +102,7 @@ export function tasksPage() {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(notAvailable('Outreach tasks'));
+            if (isUnimplemented(err)) put(section, notAvailable('Outreach tasks'));
             else showError(box, err);
         },
     });

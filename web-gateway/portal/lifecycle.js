@@ -2,7 +2,7 @@
 // bar of periods drawn as SVG), the recorded stage changes, the contracts
 // (record, cancel) and the handovers from sales to customer success.
 import {
-    el, svg, label, formatTime, formatDate, formatMoney, parseMoney, errorBox, field, table, confirmButton,
+    put, el, svg, label, formatTime, formatDate, formatMoney, parseMoney, errorBox, field, table, confirmButton,
     notice, flash, dayDiff, isoDay,
 } from './dom.js';
 import { call, session, showError, formErrors, pager, isUnimplemented, notAvailable, ApiError } from './api.js';
@@ -14,7 +14,7 @@ export function render(ctx, body) {
         el('p', { class: 'muted' }, 'Loading…'));
     const contractsSection = el('section', { class: 'card', id: 'contracts-card' });
     const handoverSection = el('section', { class: 'card', id: 'handovers-card' });
-    body.replaceChildren(stageSection, contractsSection, handoverSection);
+    put(body, stageSection, contractsSection, handoverSection);
     const contracts = contractsCard(ctx, contractsSection);
     lifecycleCard(ctx, stageSection);
     handoversCard(ctx, handoverSection, contracts);
@@ -29,13 +29,13 @@ async function lifecycleCard(ctx, section) {
         life = await call('ContractService', 'GetLifecycle', { accountId: a.id });
     } catch (err) {
         const box = errorBox();
-        if (isUnimplemented(err)) section.replaceChildren(el('h2', {}, 'Lifecycle'), notAvailable('The lifecycle'));
-        else { showError(box, err); section.replaceChildren(el('h2', {}, 'Lifecycle'), box); }
+        if (isUnimplemented(err)) put(section, el('h2', {}, 'Lifecycle'), notAvailable('The lifecycle'));
+        else { showError(box, err); put(section, el('h2', {}, 'Lifecycle'), box); }
         return;
     }
     const periods = life.timeline || [];
     const history = life.history || [];
-    section.replaceChildren(
+    put(section, 
         el('div', { class: 'card-head' }, el('h2', {}, 'Lifecycle'),
             el('span', { class: 'muted' }, `as of ${formatDate(life.asOf)}: `),
             el('span', { class: stageClass(life.stage), id: 'lifecycle-stage' }, label(STAGES, life.stage))),
@@ -142,7 +142,7 @@ function contractsCard(ctx, section) {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(el('h2', {}, 'Contracts'), notAvailable('Contracts'));
+            if (isUnimplemented(err)) put(section, el('h2', {}, 'Contracts'), notAvailable('Contracts'));
             else showError(box, err);
         },
     });
@@ -185,7 +185,7 @@ function contractsCard(ctx, section) {
     el('div', { class: 'actions span-all' }, submit));
     const errors = formErrors(form, formBox, ctx.reload);
 
-    section.replaceChildren(
+    put(section, 
         el('div', { class: 'card-head' }, el('h2', {}, 'Contracts'),
             el('label', { class: 'check' }, withCancelled, ' Show cancelled')),
         done, box, wrap, empty, el('div', { class: 'actions' }, more),
@@ -243,13 +243,13 @@ function handoversCard(ctx, section, contracts) {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(el('h2', {}, 'Handovers'), notAvailable('Handovers'));
+            if (isUnimplemented(err)) put(section, el('h2', {}, 'Handovers'), notAvailable('Handovers'));
             else showError(box, err);
         },
     });
 
     const formSlot = el('div', {});
-    section.replaceChildren(el('h2', {}, 'Handovers'), done, box, list, empty, el('div', { class: 'actions' }, more),
+    put(section, el('h2', {}, 'Handovers'), done, box, list, empty, el('div', { class: 'actions' }, more),
         el('details', { class: 'inline-details', id: 'handover-panel' }, el('summary', {}, 'Write a handover'), formSlot));
     load(false);
 
@@ -259,7 +259,7 @@ function handoversCard(ctx, section, contracts) {
             (u) => u.department === 'SUCCESS');
         const contract = el('select', { id: 'handover-contract', 'data-field': 'handover.contract_id' },
             el('option', { value: '' }, 'No particular contract'));
-        const refreshContracts = () => contract.replaceChildren(el('option', { value: '' }, 'No particular contract'),
+        const refreshContracts = () => put(contract, el('option', { value: '' }, 'No particular contract'),
             contracts.filter((c) => c.status !== 'CONTRACT_CANCELLED').map((c) =>
                 el('option', { value: c.id }, `${c.startDate} – ${c.endDate}`)));
         contract.addEventListener('focus', refreshContracts);
@@ -295,6 +295,6 @@ function handoversCard(ctx, section, contracts) {
         field('Risks', risks, true), field('Notes', notes, true),
         el('div', { class: 'actions span-all' }, submit));
         const errors = formErrors(form, formBox);
-        formSlot.replaceChildren(form);
+        put(formSlot, form);
     });
 }

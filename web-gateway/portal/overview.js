@@ -2,7 +2,7 @@
 // customer profile score, the group hierarchy with its roll-up, and merging a
 // duplicate into this account.
 import {
-    el, label, options, formatTime, errorBox, field, confirmButton, confirmDialog, formatMoney, notice,
+    put, el, label, options, formatTime, errorBox, field, confirmButton, confirmDialog, formatMoney, notice,
 } from './dom.js';
 import { call, showError, formErrors, isUnimplemented, notAvailable } from './api.js';
 import { TIERS, STAGES, SIZES, MODES, MODELS, CRITERIA } from './labels.js';
@@ -51,7 +51,7 @@ export function render(ctx, body) {
         }
     });
 
-    body.replaceChildren(
+    put(body, 
         box,
         el('div', { class: 'columns' },
             el('section', { class: 'card' },
@@ -109,7 +109,7 @@ function renderEdit(ctx, body) {
     el('h2', { class: 'span-all' }, `Edit ${a.name || 'account'}`),
     box, fields, el('div', { class: 'actions span-all' }, cancel, save));
     const errors = formErrors(form, box, ctx.reload);
-    body.replaceChildren(form);
+    put(body, form);
 }
 
 // ---- ideal customer profile ---------------------------------------------
@@ -181,23 +181,23 @@ function accountSearch(idPrefix, exclude, onPick, initial) {
     const list = el('ul', { class: 'picker', id: `${idPrefix}-results` });
     function show(accounts) {
         const shownAccounts = accounts.filter((x) => !exclude.includes(x.id));
-        list.replaceChildren(...shownAccounts.map((x) => el('li', {},
+        put(list, ...shownAccounts.map((x) => el('li', {},
             el('button', { type: 'button', class: 'btn btn-small', onclick: () => onPick(x) }, 'Choose'),
             ' ', el('span', {}, x.name), x.industry ? el('span', { class: 'muted' }, ` · ${x.industry}`) : null,
             x.similarity ? el('span', { class: 'muted' }, ` · ${Math.round(x.similarity * 100)}% similar`) : null)));
-        if (!shownAccounts.length && input.value.trim()) list.replaceChildren(el('li', { class: 'muted' }, 'No matching accounts.'));
+        if (!shownAccounts.length && input.value.trim()) put(list, el('li', { class: 'muted' }, 'No matching accounts.'));
     }
     let timer = 0;
     input.addEventListener('input', () => {
         clearTimeout(timer);
         timer = setTimeout(async () => {
             const q = input.value.trim();
-            if (!q) { list.replaceChildren(); return; }
+            if (!q) { put(list); return; }
             try {
                 const resp = await call('AccountService', 'ListAccounts', { query: q, pageSize: 8 });
                 show(resp.accounts || []);
             } catch (err) {
-                list.replaceChildren(el('li', { class: 'alert' }, err.message));
+                put(list, el('li', { class: 'alert' }, err.message));
             }
         }, 250);
     });
@@ -225,7 +225,7 @@ function hierarchyCard(ctx) {
 
     call('AccountService', 'GetAccountHierarchy', { id: a.id }).then((h) => {
         const nodes = h.nodes || [];
-        tree.replaceChildren(...nodes.map((n) => {
+        put(tree, ...nodes.map((n) => {
             const x = n.account || {};
             const depth = Math.min(n.depth || 0, 6);
             const name = x.id === a.id ? el('strong', {}, x.name || x.id)
@@ -234,12 +234,12 @@ function hierarchyCard(ctx) {
                 x.stage ? el('span', { class: 'muted' }, ` · ${label(STAGES, x.stage)}`) : null);
         }));
         const money = (h.annualValue || []).map((m) => formatMoney(m.amountMinor, m.currency)).join(', ') || '–';
-        rollup.replaceChildren(
+        put(rollup, 
             el('dt', {}, 'Accounts'), el('dd', { id: 'rollup-accounts' }, String(h.accountCount || nodes.length)),
             el('dt', {}, 'Annual value'), el('dd', { id: 'rollup-value' }, money),
             el('dt', {}, 'Stakeholders'), el('dd', { id: 'rollup-stakeholders' }, String(h.stakeholderCount || 0)));
     }).catch((err) => {
-        tree.replaceChildren();
+        put(tree);
         if (isUnimplemented(err)) tree.replaceWith(notAvailable('The group view'));
         else showError(box, err);
     });

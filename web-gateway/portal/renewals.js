@@ -1,6 +1,6 @@
 // Renewals: contracts ending within a chosen number of days, soonest first,
 // with whether a later contract already renews them.
-import { el, mount, label, formatDate, formatMoney, errorBox, table } from './dom.js';
+import { put, el, mount, label, formatDate, formatMoney, errorBox, table } from './dom.js';
 import { call, showError, pager, isUnimplemented, notAvailable } from './api.js';
 import { TIERS, STAGES, tierClass } from './labels.js';
 
@@ -36,7 +36,7 @@ export function renewalsPage() {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(notAvailable('The renewals list'));
+            if (isUnimplemented(err)) put(section, notAvailable('The renewals list'));
             else showError(box, err);
         },
     });

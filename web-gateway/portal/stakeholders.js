@@ -2,7 +2,7 @@
 // contact), a form to record or edit one, the relationship map (who reports
 // to whom, as an indented tree) and the coverage matrix: which of our
 // departments reached which level, with the single-threaded warning.
-import { el, label, choices, options, formatTime, errorBox, field, table, notice, flash } from './dom.js';
+import { put, el, label, choices, options, formatTime, errorBox, field, table, notice, flash } from './dom.js';
 import { call, showError, formErrors, isUnimplemented, notAvailable } from './api.js';
 import { LEVELS, ATTITUDES, DEPARTMENTS } from './labels.js';
 
@@ -44,13 +44,13 @@ export function render(ctx, body) {
             const resp = await call('StakeholderService', 'ListStakeholders', { accountId: a.id, pageSize: 100, pageToken: append ? next : '' });
             people = append ? people.concat(resp.stakeholders || []) : (resp.stakeholders || []);
             next = resp.nextPageToken || '';
-            tbody.replaceChildren(...people.map(row));
+            put(tbody, ...people.map(row));
             more.hidden = !next;
             empty.hidden = people.length > 0;
             drawMap();
         } catch (err) {
             if (isUnimplemented(err)) {
-                body.replaceChildren(el('section', { class: 'card' }, el('h2', {}, 'Stakeholders'), notAvailable('Stakeholders')));
+                put(body, el('section', { class: 'card' }, el('h2', {}, 'Stakeholders'), notAvailable('Stakeholders')));
                 return false;
             }
             showError(box, err);
@@ -79,7 +79,7 @@ export function render(ctx, body) {
                     ' ', el('span', { class: `badge attitude-${(p.attitude || 'ATTITUDE_UNSPECIFIED').toLowerCase()}` }, label(ATTITUDES, p.attitude))),
                 children.has(p.id) ? branch(p.id) : null);
         }));
-        mapSection.replaceChildren(el('h2', {}, 'Relationship map'),
+        put(mapSection, el('h2', {}, 'Relationship map'),
             people.length ? branch('') : el('p', { class: 'muted' }, 'The map appears once stakeholders are recorded.'));
     }
 
@@ -146,25 +146,25 @@ export function render(ctx, body) {
         field('Reports to', f.reportsToId), field('Email', f.email), field('Phone', f.phone), field('Notes', f.notes, true),
         el('div', { class: 'actions span-all' }, cancel, submit));
         const errors = formErrors(form, formBox, () => { showForm(null); load(false); });
-        formSlot.replaceChildren(el('h2', {}, editing ? `Edit ${s.name}` : 'Add a stakeholder'), form);
+        put(formSlot, el('h2', {}, editing ? `Edit ${s.name}` : 'Add a stakeholder'), form);
         if (editing) formSlot.scrollIntoView({ block: 'nearest' });
     }
 
     async function loadCoverage() {
         try {
             const cov = await call('StakeholderService', 'GetCoverage', { accountId: a.id });
-            coverageSection.replaceChildren(el('h2', {}, 'Coverage (last 180 days)'), coverageMatrix(cov));
+            put(coverageSection, el('h2', {}, 'Coverage (last 180 days)'), coverageMatrix(cov));
         } catch (err) {
-            if (isUnimplemented(err)) coverageSection.replaceChildren(el('h2', {}, 'Coverage'), notAvailable('The coverage view'));
+            if (isUnimplemented(err)) put(coverageSection, el('h2', {}, 'Coverage'), notAvailable('The coverage view'));
             else {
                 const covBox = errorBox();
                 showError(covBox, err);
-                coverageSection.replaceChildren(el('h2', {}, 'Coverage'), covBox);
+                put(coverageSection, el('h2', {}, 'Coverage'), covBox);
             }
         }
     }
 
-    body.replaceChildren(
+    put(body, 
         el('section', { class: 'card' }, el('h2', {}, 'Stakeholders'), done, box, wrap, empty, el('div', { class: 'actions' }, more)),
         el('div', { class: 'columns' }, mapSection, coverageSection),
         formSlot);

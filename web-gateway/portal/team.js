@@ -1,6 +1,6 @@
 // Team tab: who works the account, in which role and with which access. The
 // account's owner, admins and members with edit access manage the team.
-import { el, label, choices, formatTime, errorBox, field, table, confirmButton, notice, flash } from './dom.js';
+import { put, el, label, choices, formatTime, errorBox, field, table, confirmButton, notice, flash } from './dom.js';
 import { call, showError, formErrors, pager, isUnimplemented, notAvailable } from './api.js';
 import { DEPARTMENTS, TEAM_ROLES, ACCESS } from './labels.js';
 import { listUsers, userPicker, remember } from './users.js';
@@ -71,7 +71,7 @@ export function render(ctx, body) {
     });
 
     const addSlot = el('div', {}, el('p', { class: 'muted' }, 'Loading…'));
-    body.replaceChildren(
+    put(body, 
         el('section', { class: 'card' }, el('h2', {}, 'Team'), done, box, wrap, empty, el('div', { class: 'actions' }, more)),
         el('section', { class: 'card', id: 'team-add' }, el('h2', {}, 'Add a member'), addSlot));
     load(false);
@@ -106,6 +106,6 @@ export function render(ctx, body) {
         field('User', user), field('Team role', role), field('Access', access),
         el('div', { class: 'actions span-all' }, submit));
         const errors = formErrors(form, formBox);
-        addSlot.replaceChildren(form);
+        put(addSlot, form);
     });
 }

@@ -1,7 +1,7 @@
 // Tier tab: the current tier, proposals waiting for a decision (approve,
 // override with another tier, reject; managers and admins), setting the tier
 // by hand with a reason, and the history of every change.
-import { el, label, choices, formatTime, formatDate, errorBox, field, table } from './dom.js';
+import { put, el, label, choices, formatTime, formatDate, errorBox, field, table } from './dom.js';
 import { call, showError, formErrors, pager, isUnimplemented, notAvailable, isManager } from './api.js';
 import { TIERS, PROPOSAL_STATUS, tierClass } from './labels.js';
 import { userName } from './users.js';
@@ -14,7 +14,7 @@ export function render(ctx, body) {
         el('p', { class: 'muted small' }, 'Tiers are proposed at every month end from the tier rules and decided by a manager.'));
     const proposals = el('section', { class: 'card', id: 'proposals-card' }, el('h2', {}, 'Waiting for a decision'));
     const history = el('section', { class: 'card', id: 'tier-history-card' }, el('h2', {}, 'History'));
-    body.replaceChildren(current, proposals, history);
+    put(body, current, proposals, history);
     if (isManager()) current.append(overrideForm(ctx));
     proposalsCard(ctx, proposals);
     historyCard(ctx, history);
@@ -95,7 +95,7 @@ function proposalsCard(ctx, section) {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(el('h2', {}, 'Waiting for a decision'), notAvailable('Tier proposals'));
+            if (isUnimplemented(err)) put(section, el('h2', {}, 'Waiting for a decision'), notAvailable('Tier proposals'));
             else showError(box, err);
         },
     });
@@ -123,7 +123,7 @@ function historyCard(ctx, section) {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) section.replaceChildren(el('h2', {}, 'History'), notAvailable('The tier history'));
+            if (isUnimplemented(err)) put(section, el('h2', {}, 'History'), notAvailable('The tier history'));
             else showError(box, err);
         },
     });

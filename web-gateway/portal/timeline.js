@@ -1,7 +1,7 @@
 // Timeline tab: everything that happened with the account, newest first
 // (activities, stage and tier changes, notable record changes), filtered by
 // type and paged with "Load more"; and a form to log an activity.
-import { el, label, choices, formatTime, errorBox, field, notice, flash, localInputValue } from './dom.js';
+import { put, el, label, choices, formatTime, errorBox, field, notice, flash, localInputValue } from './dom.js';
 import { call, showError, formErrors, pager, isUnimplemented, notAvailable, ApiError } from './api.js';
 import { ENTRY_TYPES, ACTIVITY_KINDS, LEVELS } from './labels.js';
 import { userName } from './users.js';
@@ -46,14 +46,14 @@ export function render(ctx, body) {
         },
         onEmpty: (isEmpty) => { empty.hidden = !isEmpty; },
         onError: (err) => {
-            if (isUnimplemented(err)) listSection.replaceChildren(el('h2', {}, 'Timeline'), notAvailable('The timeline'));
+            if (isUnimplemented(err)) put(listSection, el('h2', {}, 'Timeline'), notAvailable('The timeline'));
             else showError(box, err);
         },
     });
     for (const [c] of filters) c.addEventListener('change', () => load(false));
 
     const formSection = el('section', { class: 'card', id: 'activity-card' }, el('h2', {}, 'Log an activity'));
-    body.replaceChildren(listSection, formSection);
+    put(body, listSection, formSection);
     load(false);
     activityForm(a, formSection, (text) => { flash(done, text); load(false); });
 }
@@ -102,13 +102,13 @@ function activityForm(a, section, onLogged) {
 
     call('StakeholderService', 'ListStakeholders', { accountId: a.id, pageSize: 200 }).then((resp) => {
         const list = resp.stakeholders || [];
-        people.replaceChildren(el('legend', {}, 'Stakeholders involved'),
+        put(people, el('legend', {}, 'Stakeholders involved'),
             list.length ? list.map((s) => el('label', { class: 'check' },
                 el('input', { type: 'checkbox', value: s.id, name: 'stakeholder' }),
                 ` ${s.name}`, el('span', { class: 'muted small' }, ` (${label(LEVELS, s.level)})`)))
                 : el('p', { class: 'muted small' }, 'No stakeholders recorded yet (Stakeholders tab).'));
     }).catch((err) => {
-        people.replaceChildren(el('legend', {}, 'Stakeholders involved'),
+        put(people, el('legend', {}, 'Stakeholders involved'),
             el('p', { class: 'muted small' }, isUnimplemented(err) ? 'Stakeholders are not available yet.' : err.message));
     });
 }
