@@ -7,6 +7,7 @@
  * apart.
  */
 #include "auth.h"
+#include <pthread.h>
 #include <argon2.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -74,15 +75,100 @@ void auth_token_hash_param(const char *token, char out[80])
     out[2 + 2 * SHA256_DIGEST_LENGTH] = '\0';
 }
 
+/*
+ * The credential cache: a small open-addressing table keyed by the token's
+ * SHA-256, shared by the workers under one mutex. An entry is good until the
+ * earliest of its cache deadline, the credential's absolute expiry and its
+ * idle deadline as known at look-up time.
+ */
+#define CACHE_SLOTS 4096
+
+typedef struct cache_entry {
+    uint8_t hash[SHA256_DIGEST_LENGTH];
+    uint64_t good_until; /* monotonic ms; 0 marks a free slot */
+    int64_t credential_id;
+    int64_t user_id;
+    char username[72];
+    char department[16];
+    char role[16];
+    int is_api_token;
+} cache_entry;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry cache[CACHE_SLOTS];
+static unsigned cache_ttl_ms;
+
+void auth_cache_init(unsigned ttl_ms) { cache_ttl_ms = ttl_ms; }
+
+static size_t slot_of(const uint8_t *hash)
+{
+    size_t h;
+    memcpy(&h, hash, sizeof(h));
+    return h % CACHE_SLOTS;
+}
+
+static int cache_get(const uint8_t *hash, cache_entry *out)
+{
+    if (cache_ttl_ms == 0)
+        return 0;
+    uint64_t now = db_now_ms();
+    int hit = 0;
+    pthread_mutex_lock(&cache_mu);
+    cache_entry *e = &cache[slot_of(hash)];
+    if (e->good_until > now && memcmp(e->hash, hash, sizeof(e->hash)) == 0) {
+        *out = *e;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const cache_entry *in)
+{
+    if (cache_ttl_ms == 0)
+        return;
+    pthread_mutex_lock(&cache_mu);
+    cache[slot_of(in->hash)] = *in; /* a colliding older entry is simply replaced */
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void auth_forget_user(int64_t user_id)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].good_until && cache[i].user_id == user_id)
+            cache[i].good_until = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void auth_forget_credential(int64_t credential_id)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].good_until && cache[i].credential_id == credential_id)
+            cache[i].good_until = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static void fill_user(srv_call *c, const cache_entry *e)
+{
+    c->user.credential_id = e->credential_id;
+    c->user.id = e->user_id;
+    snprintf(c->user.id_text, sizeof(c->user.id_text), "%lld", (long long)e->user_id);
+    c->user.username = arena_strdup(c->arena, e->username);
+    c->user.department = arena_strdup(c->arena, e->department);
+    c->user.role = arena_strdup(c->arena, e->role);
+    c->user.is_api_token = e->is_api_token;
+}
+
 int auth_resolve(srv_call *c)
 {
-    /* One round trip: find the credential and set the caller for row-level security. */
+    /* Also returns how long the credential stays good (ms), bounding the cache entry. */
     static const char sql[] =
         "SELECT c.id, u.id, u.username, u.department, u.role, c.kind,"
         "       c.last_used_at < now() - least(interval '60 seconds', c.idle_timeout / 4),"
-        "       set_config('concord.user_id', u.id::text, true),"
-        "       set_config('concord.role', u.role, true),"
-        "       set_config('concord.department', u.department, true)"
+        "       floor(extract(epoch from least(c.expires_at, c.last_used_at + c.idle_timeout)"
+        "                                - now()) * 1000)::bigint"
         "  FROM credentials c JOIN users u ON u.id = c.user_id"
         " WHERE c.token_hash = $1 AND c.revoked_at IS NULL AND c.expires_at > now()"
         "   AND (c.idle_timeout IS NULL OR c.last_used_at + c.idle_timeout > now())"
@@ -93,6 +179,13 @@ int auth_resolve(srv_call *c)
         return srv_fail(c, CC_UNAUTHENTICATED, "this call needs a token: log in first");
     if (strlen(c->token) >= AUTH_TOKEN_MAX)
         return srv_fail(c, CC_UNAUTHENTICATED, "the token is not valid");
+    cache_entry e;
+    memset(&e, 0, sizeof(e));
+    SHA256((const unsigned char *)c->token, strlen(c->token), e.hash);
+    if (cache_get(e.hash, &e)) {
+        fill_user(c, &e);
+        return CC_OK;
+    }
     char hash[80];
     auth_token_hash_param(c->token, hash);
     PGresult *r = srv_sql(c, sql, 1, hash);
@@ -101,18 +194,24 @@ int auth_resolve(srv_call *c)
     if (PQntuples(r) != 1)
         return srv_fail(c, CC_UNAUTHENTICATED,
                         "the token is not valid (expired, revoked or unknown): log in again");
-    c->user.credential_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    c->user.id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    snprintf(c->user.id_text, sizeof(c->user.id_text), "%s", PQgetvalue(r, 0, 1));
-    c->user.username = PQgetvalue(r, 0, 2);
-    c->user.department = PQgetvalue(r, 0, 3);
-    c->user.role = PQgetvalue(r, 0, 4);
-    c->user.is_api_token = strcmp(PQgetvalue(r, 0, 5), "api_token") == 0;
+    e.credential_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    e.user_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    snprintf(e.username, sizeof(e.username), "%s", PQgetvalue(r, 0, 2));
+    snprintf(e.department, sizeof(e.department), "%s", PQgetvalue(r, 0, 3));
+    snprintf(e.role, sizeof(e.role), "%s", PQgetvalue(r, 0, 4));
+    e.is_api_token = strcmp(PQgetvalue(r, 0, 5), "api_token") == 0;
+    fill_user(c, &e);
     /* last_used_at moves in steps of a minute (a quarter of the idle timeout when that
      * is shorter): a write per call would cost more. */
     if (PQgetvalue(r, 0, 6)[0] == 't' &&
         srv_sql(c, touch, 1, srv_i64(c, c->user.credential_id)) == NULL)
         return c->code;
+    long long left = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+    if (left > 0) {
+        uint64_t ttl = cache_ttl_ms < (unsigned long long)left ? cache_ttl_ms : (uint64_t)left;
+        e.good_until = db_now_ms() + ttl;
+        cache_put(&e);
+    }
     return CC_OK;
 }
 

@@ -22,11 +22,18 @@ void auth_token_new(const char *prefix, char out[AUTH_TOKEN_MAX]);
 /** SHA-256 of a token as a bytea literal ("\\x...") for SQL parameters. */
 void auth_token_hash_param(const char *token, char out[80]);
 /**
- * Resolves c->token to a user inside the call's transaction and sets the
- * caller for row-level security. UNAUTHENTICATED when the token is missing,
- * unknown, revoked, expired or idle, or its user is disabled.
+ * Resolves c->token to a user (c->user). UNAUTHENTICATED when the token is
+ * missing, unknown, revoked, expired or idle, or its user is disabled. A
+ * resolved credential is cached in the process for auth.cache_ttl so that
+ * most calls need no look-up; logout, password change, disabling a user and
+ * revoking a token drop the entries at once (auth_forget_*), in this process.
  */
 int auth_resolve(srv_call *c);
+/** Drops cached credentials of a user, or one credential (after the change commits). */
+void auth_forget_user(int64_t user_id);
+void auth_forget_credential(int64_t credential_id);
+/** Sets up the credential cache (ttl_ms 0 disables it). */
+void auth_cache_init(unsigned ttl_ms);
 /** Checks a password for a user-facing rule set; adds a violation on field. */
 void auth_check_password_rules(srv_call *c, const char *field, const char *password);
 

@@ -1,10 +1,12 @@
 /*
  * call.h - what a handler sees: the call context, its outcome, SQL helpers.
  *
- * A handler is a plain sequential function running on a worker thread inside
- * one database transaction that the dispatcher opened (after authenticating
- * the caller and setting concord.user_id for row-level security) and will
- * commit if the handler returns CC_OK, roll back otherwise:
+ * A handler is a plain sequential function running on a worker thread after
+ * the dispatcher authenticated the caller and set concord.user_id (role,
+ * department) on the connection for row-level security. A SRV_WRITE handler
+ * runs inside one transaction, committed if it returns CC_OK and rolled back
+ * otherwise; a read handler's statements each commit on their own, which
+ * saves two round trips per call:
  *
  *     static int get_account(srv_call *c, const ProtobufCMessage *in,
  *                            ProtobufCMessage **out);
@@ -28,7 +30,8 @@
 /* Method flags. */
 enum {
     SRV_PUBLIC = 1 << 0, /* no credentials needed (Login) */
-    SRV_WRITE = 1 << 1,  /* mutates: idempotency key honoured */
+    SRV_WRITE = 1 << 1,  /* mutates: runs in one transaction; idempotency key honoured.
+                          * Without it every statement commits on its own (reads). */
     SRV_ADMIN = 1 << 2,  /* admins only */
 };
 
@@ -58,6 +61,9 @@ typedef struct srv_call {
     Concord__V1__FieldViolation **violations;
     size_t n_violations;
     size_t cap_violations;
+    /* Cached credentials to drop once the call has committed (logout, disable, ...). */
+    int64_t forget_user_id;
+    int64_t forget_credential_id;
     /* Set by a handler whose writes must stay although it fails (failed-login counters). */
     int commit_on_failure;
     /* What a denied call was after, for the audit row (default: the call). */

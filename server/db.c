@@ -19,11 +19,13 @@ uint64_t db_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void db_init(srv_db *db, const char *conninfo, unsigned connect_timeout_ms)
+void db_init(srv_db *db, const char *conninfo, unsigned connect_timeout_ms,
+             unsigned statement_timeout_ms)
 {
     memset(db, 0, sizeof(*db));
     db->conninfo = strdup(conninfo ? conninfo : "");
     db->connect_timeout_ms = connect_timeout_ms;
+    db->statement_timeout_ms = statement_timeout_ms;
 }
 
 static void drop_conn(srv_db *db)
@@ -51,9 +53,19 @@ int db_ensure(srv_db *db)
     unsigned secs = (db->connect_timeout_ms + 999) / 1000;
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%u", secs < 2 ? 2 : secs);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {db->conninfo, timeout, "concordd",
-                          "-c search_path=concord -c TimeZone=UTC -c DateStyle=ISO", NULL};
+    char options[160];
+    snprintf(options, sizeof(options),
+             "-c search_path=concord -c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%u"
+             " -c jit=off",
+             db->statement_timeout_ms);
+    /* Keepalives and tcp_user_timeout bound how long a worker can wait on a
+     * connection whose network path went silent (a blackhole): about 11 s. */
+    const char *keys[] = {"dbname",         "connect_timeout",     "application_name",
+                          "options",        "keepalives",          "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          NULL};
+    const char *vals[] = {db->conninfo, timeout, "concordd", options, "1", "5", "2", "3",
+                          "10000", NULL};
     /* expand_dbname=1: the first dbname value is parsed as the whole conninfo. */
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -67,6 +79,7 @@ int db_ensure(srv_db *db)
     }
     db->failures = 0;
     db->retry_after_ms = 0;
+    db->generation++;
     return 0;
 }
 

@@ -28,10 +28,14 @@ typedef struct srv_db {
     unsigned failures;       /* consecutive failed connects, for back-off */
     db_stmt stmts[DB_MAX_STMTS];
     int n_stmts;
+    unsigned generation;     /* bumped at every new connection (session state is gone) */
+    unsigned statement_timeout_ms; /* session default for statements outside transactions */
 } srv_db;
 
-/** Prepares the struct; connects lazily on first use. Takes a copy of conninfo. */
-void db_init(srv_db *db, const char *conninfo, unsigned connect_timeout_ms);
+/** Prepares the struct; connects lazily on first use. Takes a copy of conninfo. Statements
+ *  run with statement_timeout_ms unless a transaction sets its own. */
+void db_init(srv_db *db, const char *conninfo, unsigned connect_timeout_ms,
+             unsigned statement_timeout_ms);
 /**
  * Makes sure the connection is usable, reconnecting if it broke. While the
  * database is down, calls fail at once (back-off up to 1 s) instead of each

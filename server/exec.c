@@ -24,7 +24,7 @@ void srv_worker_init(srv_worker *w, const srv_settings *cfg, int index)
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
-    db_init(&w->db, cfg->db_url, cfg->db_connect_timeout);
+    db_init(&w->db, cfg->db_url, cfg->db_connect_timeout, cfg->call_timeout);
     arena_init(&w->arena, 64 * 1024);
 }
 
@@ -58,6 +58,9 @@ static int simple(srv_call *c, const char *sql)
  * rollback, in a transaction of their own. */
 static void audit_denial(srv_call *c)
 {
+    log_event(LOG_INFO, "denied", "method", c->method, "status", cc_code_name(c->code), "user",
+              c->user.username, "source", c->source, "target_type",
+              c->denied_type ? c->denied_type : "call", "target", c->denied_id, NULL);
     if (db_broken(c->db))
         return;
     static const char sql[] =
@@ -238,6 +241,35 @@ static void exec_task(srv_worker *w, srv_job *job)
                   "error", c.message, NULL);
 }
 
+/*
+ * Makes the connection's session carry the caller for row-level security.
+ * The setting is session-level (not SET LOCAL) so that a read call by the same
+ * user as the previous call on this connection needs no round trip for it;
+ * every call sets its own caller (or none) before its first statement, so no
+ * caller outlives its call in effect.
+ */
+static int set_caller(srv_call *c, srv_worker *w, int in_tx)
+{
+    static const char sql[] = "SELECT set_config('concord.user_id', $1, false),"
+                              " set_config('concord.role', $2, false),"
+                              " set_config('concord.department', $3, false)";
+    char key[sizeof(w->context)];
+    const char *id = c->user.id ? c->user.id_text : "";
+    const char *role = c->user.id ? c->user.role : "";
+    const char *dept = c->user.id ? c->user.department : "";
+    snprintf(key, sizeof(key), "%s|%s|%s", id, role, dept);
+    /* Inside a transaction the caller is always set: a rollback would undo the
+     * setting, and the next call must not run as whoever came before. */
+    if (!in_tx && w->context_gen == w->db.generation && strcmp(w->context, key) == 0)
+        return CC_OK;
+    w->context[0] = '\0';
+    if (srv_sql(c, sql, 3, id, role, dept) == NULL)
+        return c->code;
+    memcpy(w->context, key, sizeof(key));
+    w->context_gen = w->db.generation;
+    return CC_OK;
+}
+
 void srv_exec(srv_worker *w, srv_job *job)
 {
     arena_reset(&w->arena);
@@ -283,16 +315,20 @@ void srv_exec(srv_worker *w, srv_job *job)
         srv_fail(&c, CC_UNAVAILABLE, "the database is unavailable");
         goto reply;
     }
-    /* The statement timeout keeps a slow query from outliving the client's deadline. */
-    char begin[96];
-    snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL statement_timeout = %llu",
-             (unsigned long long)(job->deadline_ms - start));
-    if (simple(&c, begin) != CC_OK)
-        goto reply;
-    in_tx = 1;
+    if (rt->flags & SRV_WRITE) {
+        /* The statement timeout keeps a slow write from outliving the client's deadline. */
+        char begin[96];
+        snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL statement_timeout = %llu",
+                 (unsigned long long)(job->deadline_ms - start));
+        if (simple(&c, begin) != CC_OK)
+            goto reply;
+        in_tx = 1;
+    }
     if (!(rt->flags & SRV_PUBLIC) && auth_resolve(&c) != CC_OK)
         goto finish;
     job->authenticated = c.user.id != 0;
+    if (set_caller(&c, w, in_tx) != CC_OK)
+        goto finish;
     if ((rt->flags & SRV_ADMIN) && srv_require_admin(&c) != CC_OK)
         goto finish;
     idem_state idem = idem_claim(&c, job, &out);
@@ -308,13 +344,21 @@ void srv_exec(srv_worker *w, srv_job *job)
 
 finish:
     if (c.code == CC_OK) {
-        simple(&c, "COMMIT");
+        if (in_tx && simple(&c, "COMMIT") != CC_OK)
+            w->context[0] = '\0';
+        if (c.code == CC_OK && c.forget_user_id)
+            auth_forget_user(c.forget_user_id);
+        if (c.code == CC_OK && c.forget_credential_id)
+            auth_forget_credential(c.forget_credential_id);
     } else {
         int failed = c.code;
         const char *msg = c.message;
         c.code = CC_OK;
-        if (!db_broken(&w->db))
+        if (in_tx && !db_broken(&w->db))
             simple(&c, c.commit_on_failure ? "COMMIT" : "ROLLBACK");
+        /* A rollback also undoes the caller set in the transaction. */
+        if (in_tx)
+            w->context[0] = '\0';
         c.code = failed;
         c.message = msg;
         if (failed == CC_PERMISSION_DENIED || failed == CC_UNAUTHENTICATED)

@@ -4,12 +4,16 @@
  * due, so a restart or a missed tick loses nothing and several concordd
  * instances do the work once (each task takes an advisory lock).
  */
+#include "lifecycle.h"
 #include "scheduler.h"
+#include "tier_rules.h"
 #include "cc_log.h"
 #include "db.h"
 #include <stdlib.h>
 
 const srv_task srv_tasks[] = {
+    {"refresh_stages", contract_task_refresh_stages},
+    {"month_end_tiers", tier_task_month_end},
     {NULL, NULL},
 };
 

@@ -14,6 +14,7 @@
  * disconnected so it cannot make the server buffer without bound.
  */
 #include "server.h"
+#include "auth.h"
 #include "cc_log.h"
 #include "dispatch.h"
 #include "pool.h"
@@ -304,7 +305,10 @@ static void on_conn_timer(uv_timer_t *h)
     const srv_settings *cfg = c->srv->cfg;
     uint64_t now = uv_now(c->srv->loop);
     if (!c->handshake_done) {
-        conn_close(c, "TLS handshake timed out");
+        if (now >= c->accepted_at + cfg->handshake_timeout)
+            conn_close(c, "TLS handshake timed out");
+        else
+            conn_arm(c);
         return;
     }
     if (c->frame_started && now >= c->frame_started + cfg->frame_timeout) {
@@ -493,6 +497,7 @@ int srv_run(const srv_settings *cfg)
         log_event(LOG_ERROR, "listen_failed", "addr", cfg->listen, "error", uv_strerror(e), NULL);
         goto out;
     }
+    auth_cache_init(cfg->auth_cache_ttl);
     if (srv_pool_start(&s.pool, s.loop, cfg, on_job_done, &s) != 0) {
         log_event(LOG_ERROR, "workers_failed", NULL);
         goto out;

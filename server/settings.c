@@ -58,6 +58,11 @@ const cfg_key srv_settings_keys[] = {
      "a session unused for this long ends", 1000, 2592000000u},
     {"auth", "session_absolute_timeout", CFG_MS, S(session_absolute_timeout), "24h",
      "a session ends this long after login whatever its use", 1000, 2592000000u},
+    {"auth", "cache_ttl", CFG_MS, S(auth_cache_ttl), "10s",
+     "how long a resolved token is trusted without a database look-up (0: always look up); "
+     "logout, password change and disabling take effect at once on this instance, on other "
+     "instances within this time",
+     0, 300000},
     {"auth", "argon2_memory_kib", CFG_INT, S(argon2_memory_kib), "19456",
      "argon2id memory cost in KiB (at least 19456)", 19456, 4194304},
     {"auth", "argon2_iterations", CFG_INT, S(argon2_iterations), "2",

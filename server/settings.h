@@ -37,6 +37,7 @@ typedef struct srv_settings {
     /* [auth] */
     unsigned session_idle_timeout;
     unsigned session_absolute_timeout;
+    unsigned auth_cache_ttl;    /* how long a resolved credential is trusted without a look-up */
     int argon2_memory_kib;
     int argon2_iterations;
     int login_backoff_user;    /* failures of one user name before attempts must wait */

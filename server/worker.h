@@ -16,6 +16,10 @@ struct srv_worker {
     srv_db db;
     arena arena;
     uint64_t next_idem_expiry_ms; /* monotonic; when to delete expired idempotency keys */
+    /* The caller set on the connection's session for row-level security
+     * ("id|role|department"), valid while context_gen == db.generation. */
+    char context[96];
+    unsigned context_gen;
 };
 typedef struct srv_worker srv_worker;
 

@@ -19,6 +19,8 @@ const cfg_key gw_config_keys[] = {
       "address:port to serve HTTPS on (port 0 picks a free port)", 0, 0),
     K("gateway", "tls_cert", CFG_STR, tls_cert, NULL, "PEM certificate chain of the gateway", 0, 0),
     K("gateway", "tls_key", CFG_STR, tls_key, NULL, "PEM private key of the gateway", 0, 0),
+    K("gateway", "tls_min_version", CFG_STR, tls_min_version, "1.3",
+      "lowest TLS version: 1.3, or 1.2 (forward-secret AEAD ciphers only)", 0, 0),
     K("gateway", "http2", CFG_BOOL, http2, "false",
       "offer HTTP/2 (libh2o 2.2.5 lacks the HTTP/2 rapid-reset fix; keep off when exposed)", 0, 0),
     K("gateway", "portal_dir", CFG_STR, portal_dir, GW_DEFAULT_PORTAL_DIR,

@@ -13,6 +13,7 @@ typedef struct gw_settings {
     char *listen;              /* host:port to serve HTTPS on; port 0 picks a free port */
     char *tls_cert;            /* PEM certificate chain */
     char *tls_key;             /* PEM private key */
+    char *tls_min_version;     /* "1.3" (default) or "1.2" (AEAD ciphers only) */
     int http2;                 /* offer HTTP/2 through ALPN */
     char *portal_dir;          /* folder with the portal's static files */
     size_t max_body;           /* largest request body accepted */

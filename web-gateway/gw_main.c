@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include "cc_log.h"
+#include "tls_stream.h"
 #include "gateway.h"
 #include "gw_auth.h"
 #include "gw_openapi.h"
@@ -125,33 +126,27 @@ static void on_signal(uv_signal_t *s, int signum)
     gw_main_request_done(gw);
 }
 
+/* The same TLS policy as concordd (proto/lib/tls_stream.c): TLS 1.3 unless
+ * configured down to 1.2, and then forward-secret AEAD ciphers only. */
 static int tls_setup(gateway *gw, char *err, size_t errlen)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    const char *min = gw->cfg.tls_min_version ? gw->cfg.tls_min_version : "1.3";
+    if (strcmp(min, "1.3") != 0 && strcmp(min, "1.2") != 0) {
+        snprintf(err, errlen, "gateway.tls_min_version must be 1.3 or 1.2, not \"%s\"", min);
+        return CC_ECONFIG;
+    }
+    tls_config tc = {
+        .cert_file = gw->cfg.tls_cert,
+        .key_file = gw->cfg.tls_key,
+        .min_version = strcmp(min, "1.2") == 0 ? TLS1_2_VERSION : TLS1_3_VERSION,
+    };
+    SSL_CTX *ctx = tls_server_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
-        goto fail;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ctx, gw->cfg.tls_cert) != 1) {
-        snprintf(err, errlen, "cannot load gateway.tls_cert %s", gw->cfg.tls_cert);
-        goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, gw->cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "cannot load gateway.tls_key %s", gw->cfg.tls_key);
-        goto fail;
-    }
+        return CC_ETLS;
     if (gw->cfg.http2)
         h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
     gw->ssl_ctx = ctx;
     return 0;
-fail:
-    if (err[0] == '\0')
-        snprintf(err, errlen, "TLS setup failed");
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return CC_ETLS;
 }
 
 static int listen_setup(gateway *gw, char *err, size_t errlen)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 /* Activities per BulkCreateActivities call, and the request size that also
  * ends a batch (below the server's default 4 MiB frame limit). */
@@ -98,8 +99,8 @@ static int digits(const char *s, int n, int *out)
 static int parse_rfc3339(const char *s, int64_t *seconds, int32_t *nanos)
 {
     int y, mo, d, h, mi, sec;
-    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-        s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
         digits(s + 17, 2, &sec))
         return -1;
@@ -154,8 +155,7 @@ static int create_prepare(cli_ctx *ctx, ProtobufCMessage *m)
     const char *at = cli_flag_value(ctx, "at");
     if (at) {
         if (parse_rfc3339(at, &ts->seconds, &ts->nanos) != 0)
-            return cli_usage("--at: '%s' is not an RFC 3339 time such as 2026-11-20T10:00:00Z",
-                             at);
+            return cli_usage("--at: '%s' is not an RFC 3339 time such as 2026-11-20T10:00:00Z", at);
     } else {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -211,9 +211,12 @@ static int blank(const char *s)
     return 1;
 }
 
-/* The number of non-blank lines of a file, or 0 when it cannot be read twice. */
+/* The number of non-blank lines of a regular file (read twice), else 0 (unknown). */
 static size_t count_lines(FILE *f)
 {
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0; /* a pipe cannot be read twice */
     size_t n = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -250,8 +253,8 @@ static void print_mapped(const import_batch *b, const char *text, const char *de
         errno = 0;
         unsigned long i = strtoul(p + 11, &end, 10);
         if (errno == 0 && *end == ']' && i < b->n) {
-            fprintf(stderr, "  line %zu: %s%s%s\n", b->lines[i], text,
-                    description ? ": " : "", description ? description : "");
+            fprintf(stderr, "  line %zu: %s%s%s\n", b->lines[i], text, description ? ": " : "",
+                    description ? description : "");
             return;
         }
     }
@@ -263,7 +266,8 @@ static int batch_send(cli_ctx *ctx, import_batch *b, size_t *imported)
 {
     if (b->n == 0)
         return CLI_EXIT_OK;
-    Concord__V1__BulkCreateActivitiesRequest req = CONCORD__V1__BULK_CREATE_ACTIVITIES_REQUEST__INIT;
+    Concord__V1__BulkCreateActivitiesRequest req =
+        CONCORD__V1__BULK_CREATE_ACTIVITIES_REQUEST__INIT;
     req.activities = b->items;
     req.n_activities = b->n;
     ProtobufCMessage *resp = NULL;
@@ -276,8 +280,10 @@ static int batch_send(cli_ctx *ctx, import_batch *b, size_t *imported)
         else
             fprintf(stderr, "concord: the batch of lines %zu-%zu failed", b->lines[0],
                     b->lines[b->n - 1]);
-        fprintf(stderr, " and nothing of it was imported (%zu activities were imported before "
-                        "it)\n", *imported);
+        fprintf(stderr,
+                " and nothing of it was imported (%zu activities were imported before "
+                "it)\n",
+                *imported);
         size_t nv = st ? st->n_violations : 0;
         const char *msg = st && st->message ? st->message : "";
         /* One violation is the message itself: say it once, with its line. */
@@ -318,7 +324,7 @@ static int import_run(cli_ctx *ctx)
     FILE *f = from_stdin ? stdin : fopen(path, "r");
     if (f == NULL)
         return cli_error("cannot open %s: %s", path, strerror(errno));
-    size_t total = from_stdin ? 0 : count_lines(f);
+    size_t total = count_lines(f);
     import_batch *b = calloc(1, sizeof(*b));
     char *line = NULL;
     size_t cap = 0, line_no = 0, imported = 0;

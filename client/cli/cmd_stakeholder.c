@@ -15,8 +15,8 @@
     {"title", "TEXT", "stakeholder.title", 0, "job title"},                                   \
     {"department", "TEXT", "stakeholder.department", 0, "their department, e.g. IT"},         \
     {"role", "TEXT", "stakeholder.role", 0, "role in decisions, e.g. \"economic buyer\""},    \
-    {"attitude", "ATTITUDE", "stakeholder.attitude", 0, "champion, supporter, neutral or blocker"}, \
-    {"influence", "1-5", "stakeholder.influence", 0, "influence from 1 (little) to 5 (decisive)"}, \
+    {"attitude", "ATTITUDE", "stakeholder.attitude", 0, "champion, supporter, neutral, blocker"}, \
+    {"influence", "1-5", "stakeholder.influence", 0, "from 1 (little) to 5 (decisive)"},      \
     {"reports-to", "ID", "stakeholder.reports_to_id", 0, "the stakeholder they report to"},   \
     {"email", "ADDRESS", "stakeholder.email", 0, "email address"},                            \
     {"phone", "TEXT", "stakeholder.phone", 0, "phone number"},                                \

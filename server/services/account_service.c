@@ -24,7 +24,7 @@
     " a.business_model, a.parent_id, a.website, array_to_string(a.tags, E'\\x1f'), a.notes,"       \
     " a.owner_id, a.tier, a.stage, a.archived_at IS NOT NULL, a.version,"                          \
     " extract(epoch from a.created_at)::text, extract(epoch from a.updated_at)::text,"             \
-    " lower(a.name), a.created_at::text, a.updated_at::text, a.icp_total, a.merged_into_id"
+    " a.name_key, a.created_at::text, a.updated_at::text, a.icp_total, a.merged_into_id"
 
 /* Columns after the account's own fields, used for page tokens. */
 enum {
@@ -215,12 +215,12 @@ static int explain_fk(srv_call *c)
 
 static PGresult *similar_names(srv_call *c, const char *name, int limit)
 {
-    /* The % operator lets the trigram index find candidates; the explicit
-     * threshold then keeps only close ones. Only visible accounts take part. */
+    /* Candidates come from the search table (trigram index); the join then
+     * keeps only accounts the caller may see. */
     static const char sql[] =
-        "SELECT a.id, a.name, similarity(lower(a.name), lower($1)) AS sim FROM accounts a"
-        " WHERE lower(a.name) % lower($1) AND similarity(lower(a.name), lower($1)) >= $2::real"
-        "   AND a.archived_at IS NULL ORDER BY sim DESC, a.id LIMIT $3";
+        "SELECT a.id, a.name, s.similarity FROM similar_account_names($1, $2::real, 200) s"
+        " JOIN accounts a ON a.id = s.account_id WHERE a.archived_at IS NULL"
+        " ORDER BY s.similarity DESC, a.id LIMIT $3";
     return srv_sql(c, sql, 3, name, SIMILAR_NAME_TEXT, srv_i64(c, limit));
 }
 
@@ -297,9 +297,38 @@ static Concord__V1__Account *load_account(srv_call *c, const char *field, const 
 static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__GetAccountRequest *req = (const void *)in;
-    Concord__V1__Account *a = load_account(c, "id", req->id, 0, NULL);
-    if (a == NULL || load_icp_scores(c, a) != CC_OK)
+    /* One round trip: the account with its scores (one row per score, or one
+     * row with NULL score columns). */
+    static const char sql[] =
+        "SELECT " ACCOUNT_COLS ", s.criterion, s.score, s.note, s.scored_by,"
+        " extract(epoch from s.scored_at)::text"
+        " FROM accounts a LEFT JOIN icp_scores s ON s.account_id = a.id"
+        " WHERE a.id = $1 ORDER BY s.criterion";
+    int64_t id = srv_parse_id(c, "id", req->id);
+    if (srv_check(c) != CC_OK)
         return c->code;
+    PGresult *r = srv_sql(c, sql, 1, srv_i64(c, id));
+    if (r == NULL)
+        return c->code;
+    int n = PQntuples(r);
+    if (n == 0)
+        return srv_fail(c, CC_NOT_FOUND, "account %s not found", req->id);
+    Concord__V1__Account *a = account_from_row(c, r, 0);
+    const int base = COL_MERGED_INTO + 1;
+    a->icp_scores = arena_alloc(c->arena, sizeof(*a->icp_scores) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (PQgetisnull(r, i, base))
+            continue;
+        Concord__V1__IcpScore *sc = arena_alloc(c->arena, sizeof(*sc));
+        concord__v1__icp_score__init(sc);
+        sc->criterion =
+            srv_enum_from_db(&concord__v1__icp_criterion__descriptor, PQgetvalue(r, i, base));
+        sc->score = atoi(PQgetvalue(r, i, base + 1));
+        sc->note = PQgetvalue(r, i, base + 2);
+        sc->scored_by_id = PQgetvalue(r, i, base + 3);
+        sc->score_time = srv_ts(c, PQgetvalue(r, i, base + 4));
+        a->icp_scores[a->n_icp_scores++] = sc;
+    }
     *out = &a->base;
     return CC_OK;
 }
@@ -313,7 +342,7 @@ typedef struct {
 } account_order;
 
 static const account_order orders[] = {
-    {"name", "lower(a.name)", "text", COL_SORT_NAME},
+    {"name", "a.name_key", "text", COL_SORT_NAME},
     {"create_time", "a.created_at", "timestamptz", COL_SORT_CREATED},
     {"update_time", "a.updated_at", "timestamptz", COL_SORT_UPDATED},
 };
@@ -402,12 +431,12 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         *p = '\0';
         params[np++] = pat;
         params[np++] = req->query;
-        wl += (size_t)snprintf(
-            where + wl, sizeof(where) - wl,
-            " AND (lower(a.name) LIKE lower($%d) OR a.tags @> ARRAY[$%d]::text[])", np - 1, np);
+        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
+                               " AND a.id IN (SELECT search_account_ids(lower($%d), $%d))",
+                               np - 1, np);
     }
     if (req->tag && *req->tag)
-        ADD_FILTER(" AND a.tags @> ARRAY[$%d]::text[]", req->tag);
+        ADD_FILTER(" AND a.id IN (SELECT tagged_account_ids($%d))", req->tag);
     if (req->department)
         ADD_FILTER(" AND (EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id"
                    " AND u.department = $%1$d) OR EXISTS (SELECT 1 FROM account_team t"
@@ -427,9 +456,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     if (req->owner_id && *req->owner_id)
         ADD_FILTER(" AND a.owner_id = $%d", req->owner_id);
     if (req->region && *req->region)
-        ADD_FILTER(" AND lower(a.region) = lower($%d)", req->region);
+        ADD_FILTER(" AND a.region_key = lower($%d)", req->region);
     if (req->industry && *req->industry)
-        ADD_FILTER(" AND lower(a.industry) = lower($%d)", req->industry);
+        ADD_FILTER(" AND a.industry_key = lower($%d)", req->industry);
     if (req->size_class)
         ADD_FILTER(" AND a.size_class = $%d",
                    srv_enum_to_db(c, &concord__v1__size_class__descriptor, req->size_class));
@@ -450,12 +479,16 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         resp->total_size = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     }
 
-    char keyset[256] = "";
+    char keyset[384] = "";
     if (after_key != NULL) {
         params[np++] = after_key;
         params[np++] = after_id;
-        snprintf(keyset, sizeof(keyset), " AND (%s, a.id) %s ($%d::%s, $%d::bigint)", ord->expr,
-                 desc ? "<" : ">", np - 1, ord->cast, np);
+        /* Spelled with plain comparisons (leakproof) so that the sort index
+         * serves the page under row-level security; a row comparison would not. */
+        const char *op = desc ? "<" : ">";
+        snprintf(keyset, sizeof(keyset),
+                 " AND %1$s %2$s= $%3$d::%4$s AND (%1$s %2$s $%3$d::%4$s OR a.id %2$s $%5$d::bigint)",
+                 ord->expr, op, np - 1, ord->cast, np);
     }
     params[np++] = srv_i64(c, size + 1);
     const char *sql =

@@ -45,13 +45,13 @@ enum {
 /* Latest accepted occur_time: a year (366 days) from now. */
 #define OCCUR_MAX_AHEAD_SECONDS (366LL * 86400)
 
-#define ACTIVITY_COLS                                                                        \
-    "x.id, x.account_id, x.kind, x.subject, x.notes, extract(epoch from x.occur_time)::text," \
-    " coalesce((SELECT string_agg(l.stakeholder_id::text, ',' ORDER BY l.stakeholder_id)"   \
-    "   FROM activity_stakeholders l WHERE l.activity_id = x.id), ''),"                     \
-    " coalesce((SELECT string_agg(l.user_id::text, ',' ORDER BY l.user_id)"                 \
-    "   FROM activity_users l WHERE l.activity_id = x.id), ''),"                            \
-    " coalesce(x.created_by::text, ''), extract(epoch from x.created_at)::text,"            \
+#define ACTIVITY_COLS                                                                              \
+    "x.id, x.account_id, x.kind, x.subject, x.notes, extract(epoch from x.occur_time)::text,"      \
+    " coalesce((SELECT string_agg(l.stakeholder_id::text, ',' ORDER BY l.stakeholder_id)"          \
+    "   FROM activity_stakeholders l WHERE l.activity_id = x.id), ''),"                            \
+    " coalesce((SELECT string_agg(l.user_id::text, ',' ORDER BY l.user_id)"                        \
+    "   FROM activity_users l WHERE l.activity_id = x.id), ''),"                                   \
+    " coalesce(x.created_by::text, ''), extract(epoch from x.created_at)::text,"                   \
     " x.occur_time::text"
 
 /* Column after the activity's own fields: the exact time, for page tokens. */
@@ -100,8 +100,8 @@ static int has_control_chars(const char *s, int allow_newlines)
 {
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == 0x7f || (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\t' ||
-                                                            ch == '\r'))))
+        if (ch == 0x7f ||
+            (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\t' || ch == '\r'))))
             return 1;
     }
     return 0;
@@ -168,8 +168,8 @@ static const char *id_array(srv_call *c, const char *prefix, char **ids, size_t 
         snprintf(field, sizeof(field), "%s[%zu]", prefix, i);
         int64_t id = srv_parse_id(c, field, ids[i]);
         if (id > 0)
-            len += (size_t)snprintf(s + len, cap - len, "%s%lld", len > 1 ? "," : "",
-                                    (long long)id);
+            len +=
+                (size_t)snprintf(s + len, cap - len, "%s%lld", len > 1 ? "," : "", (long long)id);
     }
     if (extra)
         len += (size_t)snprintf(s + len, cap - len, "%s%s", len > 1 ? "," : "", extra);
@@ -188,8 +188,9 @@ static void check_activity(srv_call *c, const char *prefix, const Concord__V1__A
 #define FIELD(name) (snprintf(field, sizeof(field), "%s.%s", prefix, name), field)
     memset(out, 0, sizeof(*out));
     if (a->kind == 0)
-        srv_violation(c, FIELD("kind"), "is required (meeting, call, email, visit, note, demo "
-                                        "or training)");
+        srv_violation(c, FIELD("kind"),
+                      "is required (meeting, call, email, visit, note, demo "
+                      "or training)");
     else if (!srv_enum_valid(&concord__v1__activity_kind__descriptor, a->kind))
         srv_violation(c, FIELD("kind"), "is not an activity kind");
     else
@@ -256,8 +257,7 @@ static int create_activity(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         return srv_check(c);
     }
     const Concord__V1__Activity *a = req->activity;
-    if (srv_account_access(c, "activity.account_id", a->account_id, SRV_ACCESS_EDIT, NULL) !=
-        CC_OK)
+    if (srv_account_access(c, "activity.account_id", a->account_id, SRV_ACCESS_EDIT, NULL) != CC_OK)
         return c->code;
     activity_in v;
     check_activity(c, "activity", a, time(NULL), c->user.id_text, &v);
@@ -268,7 +268,8 @@ static int create_activity(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     if (r == NULL)
         return c->code;
     for (int i = 0; i < PQntuples(r); i++)
-        srv_violation(c, arena_printf(c->arena, "activity.stakeholder_ids[%s]", PQgetvalue(r, i, 0)),
+        srv_violation(c,
+                      arena_printf(c->arena, "activity.stakeholder_ids[%s]", PQgetvalue(r, i, 0)),
                       "is not a stakeholder of this account");
     /* The creator is appended last and exists, so it is never reported. */
     r = srv_sql(c, bad_users, 1, v.users);
@@ -327,12 +328,10 @@ static int list_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     if (req->stakeholder_id && *req->stakeholder_id)
         stakeholder = srv_parse_id(c, "stakeholder_id", req->stakeholder_id);
     const char *after_time, *after_id;
-    time_id_key(c, srv_page_token_decode(c, "page_token", req->page_token), &after_time,
-                &after_id);
+    time_id_key(c, srv_page_token_decode(c, "page_token", req->page_token), &after_time, &after_id);
     int64_t account_id = 0;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) != CC_OK)
         return c->code;
 
     /*
@@ -352,8 +351,8 @@ static int list_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
                                " JOIN activities x ON x.id = k.activity_id"
                                " WHERE k.stakeholder_id = $2 AND x.account_id = $1");
     } else {
-        len = (size_t)snprintf(sql, sizeof(sql),
-                               "SELECT " ACTIVITY_COLS " FROM activities x WHERE x.account_id = $1");
+        len = (size_t)snprintf(
+            sql, sizeof(sql), "SELECT " ACTIVITY_COLS " FROM activities x WHERE x.account_id = $1");
     }
     const char *time_col = stakeholder ? "k.occur_time" : "x.occur_time";
     const char *id_col = stakeholder ? "k.activity_id" : "x.id";
@@ -365,12 +364,12 @@ static int list_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         params[np++] = after_time;
         params[np++] = after_id;
         len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-                                " AND (%s, %s) < ($%d::timestamptz, $%d::bigint)", time_col,
-                                id_col, np - 1, np);
+                                " AND (%s, %s) < ($%d::timestamptz, $%d::bigint)", time_col, id_col,
+                                np - 1, np);
     }
     params[np++] = srv_i64(c, size + 1);
-    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s DESC, %s DESC LIMIT $%d", time_col,
-             id_col, np);
+    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s DESC, %s DESC LIMIT $%d", time_col, id_col,
+             np);
     PGresult *r = srv_sql_dynamic(c, sql, np, params);
     if (r == NULL)
         return c->code;
@@ -379,15 +378,16 @@ static int list_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     concord__v1__list_activities_response__init(resp);
     int rows = PQntuples(r);
     int shown = rows > size ? size : rows;
-    resp->activities = arena_alloc(c->arena, sizeof(*resp->activities) * (size_t)(shown ? shown : 1));
+    resp->activities =
+        arena_alloc(c->arena, sizeof(*resp->activities) * (size_t)(shown ? shown : 1));
     for (int i = 0; i < shown; i++)
         resp->activities[i] = activity_from_row(c, r, i);
     resp->n_activities = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size) {
-        const char *k = arena_printf(c->arena, "%s" KEY_SEP "%s",
-                                     PQgetvalue(r, shown - 1, COL_SORT_TIME),
-                                     PQgetvalue(r, shown - 1, 0));
+        const char *k =
+            arena_printf(c->arena, "%s" KEY_SEP "%s", PQgetvalue(r, shown - 1, COL_SORT_TIME),
+                         PQgetvalue(r, shown - 1, 0));
         resp->next_page_token = (char *)srv_page_token_encode(c, k);
     }
     *out = &resp->base;
@@ -423,7 +423,10 @@ static void buf_put(copy_buf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static void buf_str(copy_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+static void buf_str(copy_buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
 
 /* Appends text escaped for COPY's text format (backslash, tab, newline, CR). */
 static void buf_text(copy_buf *b, const char *s)
@@ -432,11 +435,20 @@ static void buf_text(copy_buf *b, const char *s)
     for (; *s; s++) {
         const char *esc = NULL;
         switch (*s) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: continue;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
         }
         buf_put(b, run, (size_t)(s - run));
         buf_str(b, esc);
@@ -481,8 +493,7 @@ static int copy_in(srv_call *c, const char *copy_sql, const copy_buf *b)
     return CC_OK;
 }
 
-static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in,
-                                  ProtobufCMessage **out)
+static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__BulkCreateActivitiesRequest *req = (const void *)in;
     static const char stage[] =
@@ -526,7 +537,8 @@ static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in,
         " FROM bulk_activities b, unnest(b.stakeholder_ids) AS t(id)";
     static const char insert_users[] =
         "INSERT INTO activity_users (activity_id, user_id, account_id)"
-        " SELECT DISTINCT b.id, t.id, b.account_id FROM bulk_activities b, unnest(b.user_ids) AS t(id)";
+        " SELECT DISTINCT b.id, t.id, b.account_id FROM bulk_activities b, unnest(b.user_ids) AS "
+        "t(id)";
 
     if (req->n_activities > MAX_BULK) {
         srv_violation(c, "activities", "at most %d activities per call (got %zu)", MAX_BULK,
@@ -637,32 +649,32 @@ static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in,
  * ($2 time, $3 type, $4 ref; NULL on the first page). The "t <= $2" term
  * lets the index bound the scan; the row comparison orders ties.
  */
-#define KEYSET(tcol, type, idcol)                                                            \
-    " AND ($2::timestamptz IS NULL OR (" tcol " <= $2::timestamptz AND (" tcol ", " type    \
+#define KEYSET(tcol, type, idcol)                                                                  \
+    " AND ($2::timestamptz IS NULL OR (" tcol " <= $2::timestamptz AND (" tcol ", " type           \
     ", " idcol ") < ($2::timestamptz, $3::int, $4::bigint)))"
 
 static const char branch_activity[] =
     "(SELECT x.occur_time AS t, 1 AS type, x.id AS ref,"
     "   initcap(x.kind) || ': ' || x.subject AS title, left(x.notes, 500) AS detail,"
     "   coalesce(x.created_by::text, '') AS actor"
-    " FROM activities x WHERE x.account_id = $1" KEYSET("x.occur_time", "1", "x.id")
-    " ORDER BY x.occur_time DESC, x.id DESC LIMIT $5)";
+    " FROM activities x WHERE x.account_id = $1" KEYSET(
+        "x.occur_time", "1", "x.id") " ORDER BY x.occur_time DESC, x.id DESC LIMIT $5)";
 
 static const char branch_stage[] =
     "(SELECT g.effective_date::timestamptz AS t, 2 AS type, g.id AS ref,"
     "   'Stage: ' || coalesce(g.from_stage, 'none') || ' -> ' || g.to_stage AS title,"
     "   coalesce(g.reason, '') AS detail, '' AS actor"
-    " FROM stage_changes g WHERE g.account_id = $1"
-    KEYSET("g.effective_date::timestamptz", "2", "g.id")
-    " ORDER BY g.effective_date DESC, g.id DESC LIMIT $5)";
+    " FROM stage_changes g WHERE g.account_id = $1" KEYSET(
+        "g.effective_date::timestamptz", "2",
+        "g.id") " ORDER BY g.effective_date DESC, g.id DESC LIMIT $5)";
 
 static const char branch_tier[] =
     "(SELECT h.changed_at AS t, 3 AS type, h.id AS ref,"
     "   'Tier: ' || coalesce(upper(replace(h.from_tier, 'tier_', '')), 'none') || ' -> '"
     "     || coalesce(upper(replace(h.to_tier, 'tier_', '')), 'none') AS title,"
     "   coalesce(h.reason, '') AS detail, coalesce(h.changed_by::text, '') AS actor"
-    " FROM tier_changes h WHERE h.account_id = $1" KEYSET("h.changed_at", "3", "h.id")
-    " ORDER BY h.changed_at DESC, h.id DESC LIMIT $5)";
+    " FROM tier_changes h WHERE h.account_id = $1" KEYSET(
+        "h.changed_at", "3", "h.id") " ORDER BY h.changed_at DESC, h.id DESC LIMIT $5)";
 
 /* Account highlights: creation, changes (with the changed fields), merges, archiving. */
 static const char branch_audit[] =
@@ -680,21 +692,21 @@ static const char branch_audit[] =
     "   coalesce(l.actor_id::text, '') AS actor"
     " FROM audit_log l WHERE l.target_type = 'account' AND l.target_id = $1::bigint::text"
     "   AND (l.action IN ('create_account', 'update_account', 'archive_account')"
-    "        OR l.action LIKE 'merge%')" KEYSET("l.at", "4", "l.id")
-    " ORDER BY l.at DESC, l.id DESC LIMIT $5)";
+    "        OR l.action LIKE 'merge%')" KEYSET("l.at", "4",
+                                                "l.id") " ORDER BY l.at DESC, l.id DESC LIMIT $5)";
 
 static int get_account_timeline(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__GetAccountTimelineRequest *req = (const void *)in;
-    static const char tables_sql[] =
-        "SELECT to_regclass('concord.stage_changes') IS NOT NULL,"
-        " to_regclass('concord.tier_changes') IS NOT NULL";
+    static const char tables_sql[] = "SELECT to_regclass('concord.stage_changes') IS NOT NULL,"
+                                     " to_regclass('concord.tier_changes') IS NOT NULL";
     int size = srv_page_size(c, "page_size", req->page_size);
     int want[5] = {0, 0, 0, 0, 0};
     for (size_t i = 0; i < req->n_types; i++) {
         int t = req->types[i];
         if (t <= 0 || t > 4 || !srv_enum_valid(&concord__v1__timeline_entry_type__descriptor, t))
-            srv_violation(c, arena_printf(c->arena, "types[%zu]", i), "is not a timeline entry type");
+            srv_violation(c, arena_printf(c->arena, "types[%zu]", i),
+                          "is not a timeline entry type");
         else
             want[t] = 1;
     }
@@ -717,8 +729,7 @@ static int get_account_timeline(srv_call *c, const ProtobufCMessage *in, Protobu
     }
     int64_t account_id = 0;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) != CC_OK)
         return c->code;
 
     /* Stage and tier changes come from the lifecycle and tier areas' tables. */
@@ -768,9 +779,9 @@ static int get_account_timeline(srv_call *c, const ProtobufCMessage *in, Protobu
         resp->entries[resp->n_entries++] = e;
     }
     if (rows > size) {
-        const char *k = arena_printf(c->arena, "%s" KEY_SEP "%s" KEY_SEP "%s",
-                                     PQgetvalue(r, shown - 1, 6), PQgetvalue(r, shown - 1, 1),
-                                     PQgetvalue(r, shown - 1, 2));
+        const char *k =
+            arena_printf(c->arena, "%s" KEY_SEP "%s" KEY_SEP "%s", PQgetvalue(r, shown - 1, 6),
+                         PQgetvalue(r, shown - 1, 1), PQgetvalue(r, shown - 1, 2));
         resp->next_page_token = (char *)srv_page_token_encode(c, k);
     }
     *out = &resp->base;

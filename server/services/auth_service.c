@@ -169,6 +169,7 @@ static int logout(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **ou
     static const char sql[] = "UPDATE credentials SET revoked_at = now() WHERE id = $1";
     if (srv_sql(c, sql, 1, srv_i64(c, c->user.credential_id)) == NULL)
         return c->code;
+    c->forget_credential_id = c->user.credential_id;
     if (srv_audit(c, "logout", "user", c->user.id_text, NULL, NULL) != CC_OK)
         return c->code;
     Concord__V1__LogoutResponse *resp = arena_alloc(c->arena, sizeof(*resp));
@@ -226,6 +227,7 @@ static int change_password(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         return c->code;
     if (srv_audit(c, "change_password", "user", c->user.id_text, NULL, NULL) != CC_OK)
         return c->code;
+    c->forget_user_id = c->user.id;
     Concord__V1__ChangePasswordResponse *resp = arena_alloc(c->arena, sizeof(*resp));
     concord__v1__change_password_response__init(resp);
     *out = &resp->base;
@@ -345,6 +347,7 @@ static int disable_user(srv_call *c, const ProtobufCMessage *in, ProtobufCMessag
     Concord__V1__User *after = user_from_row(c, r, 0);
     if (srv_audit(c, "disable_user", "user", after->id, &before->base, &after->base) != CC_OK)
         return c->code;
+    c->forget_user_id = id;
     *out = &after->base;
     return CC_OK;
 }
@@ -401,6 +404,7 @@ static int revoke_api_token(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         return c->code;
     if (PQntuples(r) == 0)
         return srv_fail(c, CC_NOT_FOUND, "API token %s not found", req->id);
+    c->forget_credential_id = id;
     if (srv_audit(c, "revoke_api_token", "api_token", req->id, NULL, NULL) != CC_OK)
         return c->code;
     Concord__V1__RevokeApiTokenResponse *resp = arena_alloc(c->arena, sizeof(*resp));
@@ -410,7 +414,7 @@ static int revoke_api_token(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
 }
 
 static const srv_method methods[] = {
-    {"Login", login, SRV_PUBLIC},
+    {"Login", login, SRV_PUBLIC | SRV_WRITE},
     {"Logout", logout, SRV_WRITE},
     {"WhoAmI", who_am_i, 0},
     {"ChangePassword", change_password, SRV_WRITE},

@@ -26,11 +26,11 @@
 
 #define KEY_SEP "\x1f" /* separates the parts of a page-token key */
 
-#define STAKEHOLDER_COLS                                                                     \
-    "s.id, s.account_id, s.name, s.title, s.level, s.department, s.role, s.attitude,"       \
-    " s.influence, coalesce(s.reports_to_id::text, ''), s.email, s.phone,"                  \
-    " extract(epoch from (SELECT max(x.occur_time) FROM activity_stakeholders x"            \
-    "   WHERE x.stakeholder_id = s.id AND x.occur_time <= now()))::text,"                   \
+#define STAKEHOLDER_COLS                                                                           \
+    "s.id, s.account_id, s.name, s.title, s.level, s.department, s.role, s.attitude,"              \
+    " s.influence, coalesce(s.reports_to_id::text, ''), s.email, s.phone,"                         \
+    " extract(epoch from (SELECT max(x.occur_time) FROM activity_stakeholders x"                   \
+    "   WHERE x.stakeholder_id = s.id AND x.occur_time <= now()))::text,"                          \
     " s.notes, s.version, extract(epoch from s.created_at)::text, s.level_rank, lower(s.name)"
 
 /* Columns after the stakeholder's own fields, for page tokens. */
@@ -68,8 +68,8 @@ static int has_control_chars(const char *s, int allow_newlines)
 {
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == 0x7f || (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\t' ||
-                                                            ch == '\r'))))
+        if (ch == 0x7f ||
+            (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\t' || ch == '\r'))))
             return 1;
     }
     return 0;
@@ -102,7 +102,10 @@ static int email_shape_ok(const char *e)
     return dot != NULL && dot > at + 1 && dot[1] != '\0';
 }
 
-static const char *empty_null(const char *s) { return (s && *s) ? s : NULL; }
+static const char *empty_null(const char *s)
+{
+    return (s && *s) ? s : NULL;
+}
 
 /* Validates the user-settable fields; the prefix of every field is "stakeholder.". */
 static void check_stakeholder(srv_call *c, const Concord__V1__Stakeholder *s)
@@ -209,11 +212,11 @@ static Concord__V1__Stakeholder *load_stakeholder(srv_call *c, const char *field
                                                   const char *id_text, int for_update,
                                                   PGresult **row)
 {
-    static const char get[] = "SELECT " STAKEHOLDER_COLS
-                              " FROM stakeholders s WHERE s.id = $1 AND s.deleted_at IS NULL";
-    static const char lock[] = "SELECT " STAKEHOLDER_COLS
-                               " FROM stakeholders s WHERE s.id = $1 AND s.deleted_at IS NULL"
-                               " FOR NO KEY UPDATE";
+    static const char get[] =
+        "SELECT " STAKEHOLDER_COLS " FROM stakeholders s WHERE s.id = $1 AND s.deleted_at IS NULL";
+    static const char lock[] =
+        "SELECT " STAKEHOLDER_COLS " FROM stakeholders s WHERE s.id = $1 AND s.deleted_at IS NULL"
+        " FOR NO KEY UPDATE";
     int64_t id = srv_parse_id(c, field, id_text);
     if (srv_check(c) != CC_OK)
         return NULL;
@@ -234,9 +237,8 @@ static Concord__V1__Stakeholder *load_for_change(srv_call *c, const char *field,
                                                  const char *id_text, PGresult **row)
 {
     Concord__V1__Stakeholder *s = load_stakeholder(c, field, id_text, 0, NULL);
-    if (s == NULL ||
-        srv_account_access(c, "stakeholder.account_id", s->account_id, SRV_ACCESS_EDIT, NULL) !=
-            CC_OK)
+    if (s == NULL || srv_account_access(c, "stakeholder.account_id", s->account_id, SRV_ACCESS_EDIT,
+                                        NULL) != CC_OK)
         return NULL;
     return load_stakeholder(c, field, id_text, 1, row);
 }
@@ -291,13 +293,13 @@ static int list_stakeholders(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     const Concord__V1__ListStakeholdersRequest *req = (const void *)in;
     /* One prepared statement for every combination: the account's index
      * narrows the rows, the optional filters and the keyset only test them. */
-    static const char sql[] =
-        "SELECT " STAKEHOLDER_COLS " FROM stakeholders s"
-        " WHERE s.account_id = $1 AND s.deleted_at IS NULL"
-        "   AND ($2::text IS NULL OR s.level = $2)"
-        "   AND ($3::text IS NULL OR s.attitude = $3)"
-        "   AND ($4::int IS NULL OR (s.level_rank, lower(s.name), s.id) > ($4, $5::text, $6::bigint))"
-        " ORDER BY s.level_rank, lower(s.name), s.id LIMIT $7";
+    static const char sql[] = "SELECT " STAKEHOLDER_COLS " FROM stakeholders s"
+                              " WHERE s.account_id = $1 AND s.deleted_at IS NULL"
+                              "   AND ($2::text IS NULL OR s.level = $2)"
+                              "   AND ($3::text IS NULL OR s.attitude = $3)"
+                              "   AND ($4::int IS NULL OR (s.level_rank, lower(s.name), s.id) > "
+                              "($4, $5::text, $6::bigint))"
+                              " ORDER BY s.level_rank, lower(s.name), s.id LIMIT $7";
     int size = srv_page_size(c, "page_size", req->page_size);
     if (!srv_enum_valid(&concord__v1__stakeholder_level__descriptor, req->level))
         srv_violation(c, "level", "is not a stakeholder level");
@@ -319,13 +321,13 @@ static int list_stakeholders(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     }
     int64_t account_id = 0;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) != CC_OK)
         return c->code;
-    PGresult *r = srv_sql(c, sql, 7, srv_i64(c, account_id),
-                          srv_enum_to_db(c, &concord__v1__stakeholder_level__descriptor, req->level),
-                          srv_enum_to_db(c, &concord__v1__attitude__descriptor, req->attitude),
-                          after_rank, after_name, after_id, srv_i64(c, size + 1));
+    PGresult *r =
+        srv_sql(c, sql, 7, srv_i64(c, account_id),
+                srv_enum_to_db(c, &concord__v1__stakeholder_level__descriptor, req->level),
+                srv_enum_to_db(c, &concord__v1__attitude__descriptor, req->attitude), after_rank,
+                after_name, after_id, srv_i64(c, size + 1));
     if (r == NULL)
         return c->code;
     Concord__V1__ListStakeholdersResponse *resp = arena_alloc(c->arena, sizeof(*resp));
@@ -339,10 +341,9 @@ static int list_stakeholders(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     resp->n_stakeholders = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size) {
-        const char *k = arena_printf(c->arena, "%s" KEY_SEP "%s" KEY_SEP "%s",
-                                     PQgetvalue(r, shown - 1, COL_RANK),
-                                     PQgetvalue(r, shown - 1, COL_SORT_NAME),
-                                     PQgetvalue(r, shown - 1, 0));
+        const char *k = arena_printf(
+            c->arena, "%s" KEY_SEP "%s" KEY_SEP "%s", PQgetvalue(r, shown - 1, COL_RANK),
+            PQgetvalue(r, shown - 1, COL_SORT_NAME), PQgetvalue(r, shown - 1, 0));
         resp->next_page_token = (char *)srv_page_token_encode(c, k);
     }
     *out = &resp->base;
@@ -353,15 +354,16 @@ static int list_stakeholders(srv_call *c, const ProtobufCMessage *in, ProtobufCM
 static int apply_path(Concord__V1__Stakeholder *dst, const Concord__V1__Stakeholder *src,
                       const char *path)
 {
-#define COPY(f)                         \
-    if (strcmp(path, #f) == 0) {        \
-        dst->f = src->f;                \
-        return 0;                       \
+#define COPY(f)                                                                                    \
+    if (strcmp(path, #f) == 0) {                                                                   \
+        dst->f = src->f;                                                                           \
+        return 0;                                                                                  \
     }
-    COPY(name) COPY(title) COPY(level) COPY(department) COPY(role) COPY(attitude)
-    COPY(influence) COPY(reports_to_id) COPY(email) COPY(phone) COPY(notes)
+    COPY(name)
+    COPY(title) COPY(level) COPY(department) COPY(role) COPY(attitude) COPY(influence)
+        COPY(reports_to_id) COPY(email) COPY(phone) COPY(notes)
 #undef COPY
-    return -1;
+            return -1;
 }
 
 static int update_stakeholder(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
@@ -404,8 +406,8 @@ static int update_stakeholder(srv_call *c, const ProtobufCMessage *in, ProtobufC
     check_stakeholder(c, after);
     if (srv_check(c) != CC_OK)
         return c->code;
-    if (map_changed && check_reports_to(c, after->account_id, after->id, after->reports_to_id) !=
-                           CC_OK)
+    if (map_changed &&
+        check_reports_to(c, after->account_id, after->id, after->reports_to_id) != CC_OK)
         return c->code;
     const char *p[STAKEHOLDER_PARAMS + 1];
     stakeholder_params(c, after, p);
@@ -446,8 +448,7 @@ static int delete_stakeholder(srv_call *c, const ProtobufCMessage *in, ProtobufC
                         before->id, (long long)before->version, (long long)req->version);
     if (srv_sql(c, del, 1, before->id) == NULL || srv_sql(c, unlink, 1, before->id) == NULL)
         return c->code;
-    if (srv_audit(c, "delete_stakeholder", "stakeholder", before->id, &before->base, NULL) !=
-        CC_OK)
+    if (srv_audit(c, "delete_stakeholder", "stakeholder", before->id, &before->base, NULL) != CC_OK)
         return c->code;
     Concord__V1__DeleteStakeholderResponse *resp = arena_alloc(c->arena, sizeof(*resp));
     concord__v1__delete_stakeholder_response__init(resp);
@@ -468,42 +469,43 @@ static int level_index(const char *db_level)
 static int get_coverage(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__GetCoverageRequest *req = (const void *)in;
-    static const char known_sql[] =
-        "SELECT level, count(*) FROM stakeholders"
-        " WHERE account_id = $1 AND deleted_at IS NULL GROUP BY level";
+    static const char known_sql[] = "SELECT level, count(*) FROM stakeholders"
+                                    " WHERE account_id = $1 AND deleted_at IS NULL GROUP BY level";
     /* A contact: an activity in the window (not in the future) with a live
      * stakeholder; the department is that of each of our users on it. */
+    /* The window's contacts come from the account's (account_id, occur_time)
+     * index first; the other tables are joined to that small set. */
     static const char cells_sql[] =
-        "SELECT s.level, u.department, count(DISTINCT s.id),"
+        "WITH x AS MATERIALIZED (SELECT activity_id, stakeholder_id, occur_time"
+        "   FROM activity_stakeholders WHERE account_id = $1"
+        "   AND occur_time >= now() - make_interval(days => $2::int) AND occur_time <= now())"
+        " SELECT s.level, u.department, count(DISTINCT s.id),"
         "   extract(epoch from max(x.occur_time))::text"
-        " FROM activity_stakeholders x"
-        " JOIN stakeholders s ON s.id = x.stakeholder_id AND s.deleted_at IS NULL"
+        " FROM x JOIN stakeholders s ON s.id = x.stakeholder_id AND s.deleted_at IS NULL"
         " JOIN activity_users au ON au.activity_id = x.activity_id"
         " JOIN users u ON u.id = au.user_id"
-        " WHERE x.account_id = $1 AND x.occur_time >= now() - make_interval(days => $2::int)"
-        "   AND x.occur_time <= now()"
         " GROUP BY s.level_rank, s.level, u.department ORDER BY s.level_rank, u.department";
+
     /* The threads: how many activities, stakeholders and users of ours carried
      * the contact, with a name when there is only one. */
     static const char threads_sql[] =
-        "SELECT count(DISTINCT x.activity_id), count(DISTINCT x.stakeholder_id),"
+        "WITH x AS MATERIALIZED (SELECT activity_id, stakeholder_id"
+        "   FROM activity_stakeholders WHERE account_id = $1"
+        "   AND occur_time >= now() - make_interval(days => $2::int) AND occur_time <= now())"
+        " SELECT count(DISTINCT x.activity_id), count(DISTINCT x.stakeholder_id),"
         "   count(DISTINCT au.user_id), min(s.name), min(u.username)"
-        " FROM activity_stakeholders x"
-        " JOIN stakeholders s ON s.id = x.stakeholder_id AND s.deleted_at IS NULL"
+        " FROM x JOIN stakeholders s ON s.id = x.stakeholder_id AND s.deleted_at IS NULL"
         " LEFT JOIN activity_users au ON au.activity_id = x.activity_id"
-        " LEFT JOIN users u ON u.id = au.user_id"
-        " WHERE x.account_id = $1 AND x.occur_time >= now() - make_interval(days => $2::int)"
-        "   AND x.occur_time <= now()";
+        " LEFT JOIN users u ON u.id = au.user_id";
     int days = req->window_days;
     if (days < 0 || days > COVERAGE_MAX_DAYS)
-        srv_violation(c, "window_days", "must be between 1 and %d (0 means %d)",
-                      COVERAGE_MAX_DAYS, COVERAGE_DEFAULT_DAYS);
+        srv_violation(c, "window_days", "must be between 1 and %d (0 means %d)", COVERAGE_MAX_DAYS,
+                      COVERAGE_DEFAULT_DAYS);
     if (days == 0)
         days = COVERAGE_DEFAULT_DAYS;
     int64_t account_id = 0;
     if (srv_check(c) != CC_OK ||
-        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) !=
-            CC_OK)
+        srv_account_access(c, "account_id", req->account_id, SRV_ACCESS_READ, &account_id) != CC_OK)
         return c->code;
     const char *acc = srv_i64(c, account_id);
     const char *window = srv_i64(c, days);
@@ -591,6 +593,14 @@ static int get_coverage(srv_call *c, const ProtobufCMessage *in, ProtobufCMessag
                                         "All %d contacts in the last %d days went through one of "
                                         "our users (%s).",
                                         contacts, days, user);
+    } else if (users == 0) {
+        /* Contacts recorded without our users (imports that named none) show
+         * several stakeholders but say nothing about our side. */
+        cov->single_threaded = 0;
+        cov->explanation = arena_printf(c->arena,
+                                        "Not single-threaded: %d stakeholders in %d contacts over "
+                                        "the last %d days (none of them names one of our users).",
+                                        people, contacts, days);
     } else {
         cov->single_threaded = 0;
         cov->explanation = arena_printf(c->arena,
@@ -612,4 +622,5 @@ static const srv_method methods[] = {
     {NULL, NULL, 0},
 };
 
-const srv_service srv_stakeholder_service = {&concord__v1__stakeholder_service__descriptor, methods};
+const srv_service srv_stakeholder_service = {&concord__v1__stakeholder_service__descriptor,
+                                             methods};

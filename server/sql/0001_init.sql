@@ -60,7 +60,6 @@ CREATE TABLE accounts (
     updated_at     timestamptz NOT NULL DEFAULT now(),
     CHECK (parent_id IS DISTINCT FROM id)
 );
-CREATE INDEX accounts_name ON accounts (lower(name), id);
 CREATE INDEX accounts_owner ON accounts (owner_id);
 CREATE INDEX accounts_created ON accounts (created_at, id);
 CREATE INDEX accounts_updated ON accounts (updated_at, id);
@@ -93,9 +92,14 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_target ON audit_log (target_type, target_id, at);
 
--- Row-level security. The caller is set per transaction by concordd with
--- set_config('concord.user_id' | 'concord.role' | 'concord.department', ..., true).
+-- Row-level security. concordd sets the caller on its connection before each
+-- call with set_config('concord.user_id' | 'concord.role' | 'concord.department').
 -- With no caller set, no account row is visible.
+--
+-- The policies are written as plain expressions (and the helper functions as
+-- plain SQL, no SECURITY DEFINER, no SET clause) so that PostgreSQL can plan
+-- them into each query instead of calling a function per row; names inside
+-- functions are schema-qualified because they run with the caller's search_path.
 CREATE FUNCTION caller_id() RETURNS bigint LANGUAGE sql STABLE
     AS $$ SELECT nullif(current_setting('concord.user_id', true), '')::bigint $$;
 CREATE FUNCTION caller_role() RETURNS text LANGUAGE sql STABLE
@@ -105,41 +109,50 @@ CREATE FUNCTION caller_department() RETURNS text LANGUAGE sql STABLE
 
 -- Whether the caller may see (and work) an account: admins see all; owners
 -- and team members see theirs; department managers see the accounts their
--- department is involved in (as owner or on the team). SECURITY DEFINER so
--- that its look-up of account_team is not itself filtered by account_team's
--- policy (which refers back to accounts): the owner is exempt there because
--- account_team's security is enabled but not forced.
+-- department is involved in (as owner or on the team). The accounts policy
+-- spells out the same rule inline.
 CREATE FUNCTION account_visible(acc_id bigint, acc_owner bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp AS $$
-    SELECT caller_id() IS NOT NULL AND (
-        caller_role() = 'admin'
-        OR acc_owner = caller_id()
-        OR EXISTS (SELECT 1 FROM account_team t
-                   WHERE t.account_id = acc_id AND t.user_id = caller_id())
-        OR (caller_role() = 'manager' AND (
-               EXISTS (SELECT 1 FROM users u
-                       WHERE u.id = acc_owner AND u.department = caller_department())
-            OR EXISTS (SELECT 1 FROM account_team t JOIN users u ON u.id = t.user_id
-                       WHERE t.account_id = acc_id AND u.department = caller_department()))))
+    LANGUAGE sql STABLE AS $$
+    SELECT concord.caller_id() IS NOT NULL AND (
+        concord.caller_role() = 'admin'
+        OR acc_owner = concord.caller_id()
+        OR EXISTS (SELECT 1 FROM concord.account_team t
+                   WHERE t.account_id = acc_id AND t.user_id = concord.caller_id())
+        OR (concord.caller_role() = 'manager' AND (
+               EXISTS (SELECT 1 FROM concord.users u
+                       WHERE u.id = acc_owner AND u.department = concord.caller_department())
+            OR EXISTS (SELECT 1 FROM concord.account_team t JOIN concord.users u
+                       ON u.id = t.user_id
+                       WHERE t.account_id = acc_id AND u.department = concord.caller_department()))))
 $$;
 
 -- Whether the caller may change an account: admins; the owner; team members
 -- with edit access; managers of a department involved in it.
 CREATE FUNCTION account_editable(acc_id bigint, acc_owner bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp AS $$
-    SELECT caller_id() IS NOT NULL AND (
-        caller_role() = 'admin'
-        OR acc_owner = caller_id()
-        OR EXISTS (SELECT 1 FROM account_team t
-                   WHERE t.account_id = acc_id AND t.user_id = caller_id()
+    LANGUAGE sql STABLE AS $$
+    SELECT concord.caller_id() IS NOT NULL AND (
+        concord.caller_role() = 'admin'
+        OR acc_owner = concord.caller_id()
+        OR EXISTS (SELECT 1 FROM concord.account_team t
+                   WHERE t.account_id = acc_id AND t.user_id = concord.caller_id()
                      AND t.access_level = 'edit')
-        OR (caller_role() = 'manager' AND account_visible(acc_id, acc_owner)))
+        OR (concord.caller_role() = 'manager' AND concord.account_visible(acc_id, acc_owner)))
 $$;
 
 ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY accounts_select ON accounts FOR SELECT
-    USING (account_visible(id, owner_id));
+    USING (caller_id() IS NOT NULL AND (
+        caller_role() = 'admin'
+        OR owner_id = caller_id()
+        OR EXISTS (SELECT 1 FROM account_team t
+                   WHERE t.account_id = accounts.id AND t.user_id = caller_id())
+        OR (caller_role() = 'manager' AND (
+               EXISTS (SELECT 1 FROM users u
+                       WHERE u.id = accounts.owner_id AND u.department = caller_department())
+            OR EXISTS (SELECT 1 FROM account_team t JOIN users u ON u.id = t.user_id
+                       WHERE t.account_id = accounts.id
+                         AND u.department = caller_department())))));
 -- Members create accounts they own; managers and admins may name another owner.
 CREATE POLICY accounts_insert ON accounts FOR INSERT
     WITH CHECK (caller_id() IS NOT NULL
@@ -148,9 +161,24 @@ CREATE POLICY accounts_update ON accounts FOR UPDATE
     USING (account_editable(id, owner_id))
     WITH CHECK (caller_id() IS NOT NULL);
 
+-- Team rows are readable by any signed-in caller at the SQL level: the
+-- accounts policy needs them to decide visibility, and a policy referring back
+-- to accounts would recurse. Handlers show a team only to those who may see
+-- its account (TeamService checks account access first).
 ALTER TABLE account_team ENABLE ROW LEVEL SECURITY;
-CREATE POLICY account_team_visible ON account_team
+ALTER TABLE account_team FORCE ROW LEVEL SECURITY;
+CREATE POLICY account_team_read ON account_team FOR SELECT
+    USING (caller_id() IS NOT NULL);
+-- Writing team rows needs the account to be visible; who may change a team
+-- is the handlers' rule (account editors; a handover's receiver joining on
+-- acknowledgement).
+CREATE POLICY account_team_insert ON account_team FOR INSERT
+    WITH CHECK (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
+CREATE POLICY account_team_update ON account_team FOR UPDATE
     USING (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id));
+CREATE POLICY account_team_delete ON account_team FOR DELETE
+    USING (EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id
+                   AND account_editable(a.id, a.owner_id)));
 
 GRANT USAGE ON SCHEMA concord TO concord_app;
 GRANT SELECT, INSERT, UPDATE ON users, credentials, accounts TO concord_app;

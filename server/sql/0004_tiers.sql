@@ -52,6 +52,13 @@ CREATE TABLE tier_evaluations (
 );
 CREATE INDEX tier_evaluations_as_of ON tier_evaluations (as_of)
     WHERE started_by IS NULL AND account_id IS NULL;
+-- An evaluation of one account is visible with the account; evaluations of
+-- every account carry no account data.
+ALTER TABLE tier_evaluations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tier_evaluations FORCE ROW LEVEL SECURITY;
+CREATE POLICY tier_evaluations_visible ON tier_evaluations
+    USING (caller_id() IS NOT NULL AND (account_id IS NULL
+           OR EXISTS (SELECT 1 FROM accounts a WHERE a.id = account_id)));
 
 -- What an evaluation proposes for one account whose tier would change.
 -- Statuses: pending (waiting for a manager), approved (the proposed tier was

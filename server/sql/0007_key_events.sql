@@ -44,10 +44,7 @@ CREATE INDEX key_events_industry ON key_events (industry_key, event_date)
 -- the planner scans every account. A stored lower-cased copy compared with
 -- plain text equality (leakproof) is used through its index, and the policy
 -- runs only on the accounts of the industry.
-ALTER TABLE accounts ADD COLUMN industry_key text GENERATED ALWAYS AS (lower(industry)) STORED;
-CREATE INDEX accounts_industry_key ON accounts (industry_key, id);
--- Filters by lower(industry) outside row-level security (0002 may have made it).
-CREATE INDEX IF NOT EXISTS accounts_industry ON accounts (lower(industry));
+-- accounts.industry_key and its index come from 0002_accounts_segmentation.sql.
 
 CREATE TABLE outreach_tasks (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

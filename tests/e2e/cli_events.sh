@@ -100,6 +100,10 @@ assert_contains "$(grep "New director" <<<"$out" || true)" "2035-03-10" "the acc
 assert_eq "$(awk 'NR > 1 {print $1}' <<<"$out" | sort)" "$(awk 'NR > 1 {print $1}' <<<"$out")" \
     "occurrences come soonest first"
 
+line=$(as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d --max-accounts 1 |
+    grep "Museum rankings" || true)
+assert_contains "$line" "Art Museum $run (+1 more)" "--max-accounts 1 lists one account by name"
+
 err=$(test_tmpdir)/err
 as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d --create-tasks >/dev/null 2>"$err"
 assert_eq "created 4 outreach tasks" "$(cat "$err")" "the first run creates 4 tasks"

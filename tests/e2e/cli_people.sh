@@ -107,8 +107,10 @@ assert_eq "2026-11-02T10:00:00Z" "$(cli -o json stakeholder get "$dir_id" | jq -
 
 good=$tmp/good.ndjson
 for i in 1 2 3 4 5; do
-    printf '{"accountId":"%s","kind":"EMAIL","subject":"Imported %d","occurTime":"2026-10-0%dT09:00:00Z","stakeholderIds":["%s"],"notes":"line\\twith tab"}\n' \
-        "$acc" "$i" "$i" "$dir_id"
+    jq -cn --arg a "$acc" --arg s "$dir_id" --arg i "$i" \
+        '{accountId: $a, kind: "EMAIL", subject: ("Imported " + $i),
+          occurTime: ("2026-10-0" + $i + "T09:00:00Z"), stakeholderIds: [$s],
+          notes: "line\twith tab"}'
 done >"$good"
 echo >>"$good" # blank lines are skipped
 out=$(cli activity import "$good" 2>"$tmp/err") || true
@@ -132,6 +134,9 @@ expect_exit 2 cli activity import "$tmp/junk.ndjson"
 assert_contains "$last_output" "line 1" "a line that is not JSON is named"
 out=$(cli -o json activity import "$good" 2>/dev/null) || true
 assert_eq 5 "$(jq .created <<<"$out")" "import -o json gives the count"
+out=$(printf '{"accountId":"%s","kind":"NOTE","subject":"From stdin","occurTime":"2026-09-01T08:00:00Z"}\n' \
+    "$acc" | cli -o json activity import - 2>/dev/null) || true
+assert_eq 1 "$(jq .created <<<"$out")" "import reads standard input with -"
 
 # ---- coverage and timeline --------------------------------------------------------------------
 
@@ -172,8 +177,8 @@ else
             -H 'Content-Type: application/json' -o "$tmp/body" -w '%{http_code}' \
             "$CONCORD_GATEWAY_URL/concord.v1.$1" -d "$2" || echo 000
     }
-    status=$(gw StakeholderService/CreateStakeholder \
-        "{\"stakeholder\":{\"accountId\":\"$acc\",\"name\":\"Gina Gateway\",\"level\":\"DIRECTOR\",\"influence\":3}}")
+    status=$(gw StakeholderService/CreateStakeholder "$(jq -cn --arg a "$acc" \
+        '{stakeholder: {accountId: $a, name: "Gina Gateway", level: "DIRECTOR", influence: 3}}')")
     body=$(cat "$tmp/body")
     assert_eq 200 "$status" "CreateStakeholder through the gateway"
     assert_eq DIRECTOR "$(jq -r .level <<<"$body")" "the gateway answers enums by name"
@@ -184,13 +189,15 @@ else
     assert_eq 200 "$status" "ListStakeholders through the gateway"
     assert_eq 2 "$(jq '.stakeholders | length' "$tmp/body")" "the gateway lists both directors"
 
-    status=$(gw ActivityService/CreateActivity \
-        "{\"activity\":{\"accountId\":\"$acc\",\"kind\":\"DEMO\",\"subject\":\"Portal demo\",\"occurTime\":\"2026-11-03T15:30:00Z\"}}")
+    status=$(gw ActivityService/CreateActivity "$(jq -cn --arg a "$acc" \
+        '{activity: {accountId: $a, kind: "DEMO", subject: "Portal demo",
+                     occurTime: "2026-11-03T15:30:00Z"}}')")
     assert_eq 200 "$status" "CreateActivity through the gateway"
     assert_eq 2026-11-03T15:30:00Z "$(jq -r .occurTime "$tmp/body")" "timestamps are RFC 3339"
 
-    status=$(gw ActivityService/BulkCreateActivities \
-        "{\"activities\":[{\"accountId\":\"$acc\",\"kind\":\"NOTE\",\"subject\":\"ok\",\"occurTime\":\"2026-11-01T08:00:00Z\"},{\"accountId\":\"$acc\",\"kind\":\"NOTE\",\"subject\":\"\",\"occurTime\":\"2026-11-01T08:00:00Z\"}]}")
+    status=$(gw ActivityService/BulkCreateActivities "$(jq -cn --arg a "$acc" \
+        '{activities: [{accountId: $a, kind: "NOTE", subject: "ok", occurTime: "2026-11-01T08:00:00Z"},
+                       {accountId: $a, kind: "NOTE", subject: "", occurTime: "2026-11-01T08:00:00Z"}]}')")
     assert_eq 400 "$status" "a bad bulk row is 400"
     assert_eq "activities[1].subject" "$(jq -r '.fieldViolations[0].field' "$tmp/body")" \
         "the gateway names the indexed field"

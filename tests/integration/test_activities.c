@@ -92,9 +92,8 @@ static void login(const char *user, const char *password, char *token, size_t le
     req.password = (char *)password;
     int code;
     const cc_status *st;
-    Concord__V1__LoginResponse *r =
-        call(c, "concord.v1.AuthService/Login", &req, &concord__v1__login_response__descriptor,
-             &code, &st);
+    Concord__V1__LoginResponse *r = call(c, "concord.v1.AuthService/Login", &req,
+                                         &concord__v1__login_response__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("login %s: %s", user, st->message);
     snprintf(token, len, "%s", r->token);
@@ -117,9 +116,8 @@ static const char *make_user(cc_conn *admin, const char *prefix, Concord__V1__De
     cu.password = "people-password-1";
     int code;
     const cc_status *st;
-    Concord__V1__User *made =
-        call(admin, "concord.v1.AuthService/CreateUser", &cu, &concord__v1__user__descriptor,
-             &code, &st);
+    Concord__V1__User *made = call(admin, "concord.v1.AuthService/CreateUser", &cu,
+                                   &concord__v1__user__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("create user %s: %s", username, st->message);
     login(username, "people-password-1", token, len);
@@ -137,9 +135,8 @@ static const char *make_account(cc_conn *c, const char *name)
     req.allow_similar_name = 1; /* test accounts share words on purpose */
     int code;
     const cc_status *st;
-    Concord__V1__Account *made =
-        call(c, "concord.v1.AccountService/CreateAccount", &req, &concord__v1__account__descriptor,
-             &code, &st);
+    Concord__V1__Account *made = call(c, "concord.v1.AccountService/CreateAccount", &req,
+                                      &concord__v1__account__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("create account: %s", st->message);
     return made->id;
@@ -164,8 +161,7 @@ static void add_reader(cc_conn *admin, const char *account_id, const char *user_
 
 static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
                                            Concord__V1__StakeholderLevel level,
-                                           const char *reports_to, int *code,
-                                           const cc_status **st)
+                                           const char *reports_to, int *code, const cc_status **st)
 {
     Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
     Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
@@ -194,8 +190,8 @@ static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_
 static PGconn *superuser(void)
 {
     char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord",
-             env("PGHOST"), env("PGPORT"), env("PG_SUPERUSER"));
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
+             env("PGPORT"), env("PG_SUPERUSER"));
     PGconn *pg = PQconnectdb(conninfo);
     if (PQstatus(pg) != CONNECTION_OK)
         fail_msg("superuser connection: %s", PQerrorMessage(pg));
@@ -284,7 +280,8 @@ static Concord__V1__ListActivitiesResponse *list_acts(cc_conn *c, const char *ac
 static int bulk(cc_conn *c, Concord__V1__Activity **items, size_t n, int *created,
                 const cc_status **st)
 {
-    Concord__V1__BulkCreateActivitiesRequest req = CONCORD__V1__BULK_CREATE_ACTIVITIES_REQUEST__INIT;
+    Concord__V1__BulkCreateActivitiesRequest req =
+        CONCORD__V1__BULK_CREATE_ACTIVITIES_REQUEST__INIT;
     req.activities = items;
     req.n_activities = n;
     int code;
@@ -296,10 +293,9 @@ static int bulk(cc_conn *c, Concord__V1__Activity **items, size_t n, int *create
     return code;
 }
 
-static Concord__V1__GetAccountTimelineResponse *timeline(cc_conn *c, const char *account_id,
-                                                         const Concord__V1__TimelineEntryType *types,
-                                                         size_t n_types, int page_size,
-                                                         const char *token, int *code)
+static Concord__V1__GetAccountTimelineResponse *
+timeline(cc_conn *c, const char *account_id, const Concord__V1__TimelineEntryType *types,
+         size_t n_types, int page_size, const char *token, int *code)
 {
     Concord__V1__GetAccountTimelineRequest req = CONCORD__V1__GET_ACCOUNT_TIMELINE_REQUEST__INIT;
     req.account_id = (char *)account_id;
@@ -396,8 +392,8 @@ static void create_validates_and_adds_the_creator(void **state)
     assert_int_equal(code, CC_OK);
     assert_string_equal(got->subject, "Quarterly review");
     g.id = "999999999";
-    call(c, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor,
-         &code, &st);
+    call(c, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
+         &st);
     assert_int_equal(code, CC_NOT_FOUND);
 
     PGconn *pg = superuser();
@@ -431,8 +427,8 @@ static void list_is_newest_first_with_stable_pages(void **state)
     for (int i = 0; i < 5; i++) {
         char subject[32];
         snprintf(subject, sizeof(subject), "Touch %d", i);
-        Concord__V1__Activity *a = act_init(&b, acc, kinds[i], subject, 0, i % 2 ? s->id : NULL,
-                                            NULL);
+        Concord__V1__Activity *a =
+            act_init(&b, acc, kinds[i], subject, 0, i % 2 ? s->id : NULL, NULL);
         b.ts.seconds = base - ago[i];
         Concord__V1__Activity *made = create_act(c, a, &code, &st);
         assert_int_equal(code, CC_OK);
@@ -447,8 +443,8 @@ static void list_is_newest_first_with_stable_pages(void **state)
         assert_int_equal(code, CC_OK);
         /* A row added meanwhile, older than the page, must not shift the pages. */
         if (page == 0) {
-            Concord__V1__Activity *a = act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__DEMO,
-                                                "Late entry", 0, NULL, NULL);
+            Concord__V1__Activity *a =
+                act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__DEMO, "Late entry", 0, NULL, NULL);
             b.ts.seconds = base - 10;
             create_act(c, a, &code, &st);
             assert_int_equal(code, CC_OK);
@@ -567,8 +563,8 @@ static void bulk_checks_every_account(void **state)
     act_buf b[3];
     Concord__V1__Activity *items[3];
     items[0] = act_init(&b[0], own, CONCORD__V1__ACTIVITY_KIND__NOTE, "Mine", 60, NULL, NULL);
-    items[1] = act_init(&b[1], hidden, CONCORD__V1__ACTIVITY_KIND__NOTE, "Not mine", 60, NULL,
-                        NULL);
+    items[1] =
+        act_init(&b[1], hidden, CONCORD__V1__ACTIVITY_KIND__NOTE, "Not mine", 60, NULL, NULL);
     items[2] = act_init(&b[2], own, CONCORD__V1__ACTIVITY_KIND__NOTE, "Mine too", 60, NULL, NULL);
     int code, created;
     const cc_status *st;
@@ -585,8 +581,7 @@ static void bulk_checks_every_account(void **state)
 
     /* A reader sees the account but may not write to it. */
     cc_conn *r = connect_as(reader_token);
-    items[0] = act_init(&b[0], hidden, CONCORD__V1__ACTIVITY_KIND__NOTE, "Reader", 60, NULL,
-                        NULL);
+    items[0] = act_init(&b[0], hidden, CONCORD__V1__ACTIVITY_KIND__NOTE, "Reader", 60, NULL, NULL);
     code = bulk(r, items, 1, &created, &st);
     assert_int_equal(code, CC_PERMISSION_DENIED);
     assert_non_null(strstr(st->message, "activities[0].account_id"));
@@ -596,8 +591,8 @@ static void bulk_checks_every_account(void **state)
 }
 
 /* Finds the first entry of type with a title containing text; NULL if none. */
-static const Concord__V1__TimelineEntry *find_entry(const Concord__V1__GetAccountTimelineResponse *t,
-                                                    int type, const char *text)
+static const Concord__V1__TimelineEntry *
+find_entry(const Concord__V1__GetAccountTimelineResponse *t, int type, const char *text)
 {
     for (size_t i = 0; i < t->n_entries; i++)
         if ((int)t->entries[i]->type == type && strstr(t->entries[i]->title, text))
@@ -630,27 +625,29 @@ static void timeline_merges_and_pages(void **state)
     assert_int_equal(code, CC_OK);
 
     act_buf b;
-    create_act(c, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__MEETING, "Kick-off", 86400, NULL,
-                           NULL),
-               &code, &st);
+    create_act(
+        c, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__MEETING, "Kick-off", 86400, NULL, NULL),
+        &code, &st);
     assert_int_equal(code, CC_OK);
-    create_act(c, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__CALL, "Check-in", 2 * 86400,
-                           NULL, NULL),
-               &code, &st);
+    create_act(
+        c, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__CALL, "Check-in", 2 * 86400, NULL, NULL),
+        &code, &st);
     assert_int_equal(code, CC_OK);
-    create_act(c, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__EMAIL, "Same second", 2 * 86400,
-                           NULL, NULL),
-               &code, &st);
+    create_act(
+        c,
+        act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__EMAIL, "Same second", 2 * 86400, NULL, NULL),
+        &code, &st);
     assert_int_equal(code, CC_OK);
 
     /* Stage and tier changes, written as their services would. */
     PGconn *pg = superuser();
     const char *p[1] = {acc};
-    PGresult *r = PQexecParams(pg,
-                               "INSERT INTO concord.stage_changes (account_id, from_stage, to_stage,"
-                               " effective_date, reason) VALUES ($1, 'handover', 'onboarding',"
-                               " (now() - interval '10 days')::date, 'contract started')",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(pg,
+                     "INSERT INTO concord.stage_changes (account_id, from_stage, to_stage,"
+                     " effective_date, reason) VALUES ($1, 'handover', 'onboarding',"
+                     " (now() - interval '10 days')::date, 'contract started')",
+                     1, NULL, p, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     r = PQexecParams(pg,
@@ -682,7 +679,8 @@ static void timeline_merges_and_pages(void **state)
     assert_string_equal(e->detail, "contract started");
     assert_non_null(find_entry(all, CONCORD__V1__TIMELINE_ENTRY_TYPE__TIMELINE_TIER_CHANGE, "A"));
     /* Newest first: the stage change (10 days ago) is last. */
-    assert_int_equal(all->entries[6]->type, CONCORD__V1__TIMELINE_ENTRY_TYPE__TIMELINE_STAGE_CHANGE);
+    assert_int_equal(all->entries[6]->type,
+                     CONCORD__V1__TIMELINE_ENTRY_TYPE__TIMELINE_STAGE_CHANGE);
 
     /* Pages of 2 give the same entries in the same order. */
     const char *token = NULL;
@@ -737,8 +735,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     g.id = made->id;
 
     cc_conn *o = connect_as(out_token);
-    call(o, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor,
-         &code, &st);
+    call(o, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
+         &st);
     assert_int_equal(code, CC_NOT_FOUND);
     list_acts(o, acc, 0, NULL, 0, NULL, &code);
     assert_int_equal(code, CC_NOT_FOUND);
@@ -750,15 +748,15 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     cc_conn_free(o);
 
     cc_conn *r = connect_as(reader_token);
-    call(r, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor,
-         &code, &st);
+    call(r, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
+         &st);
     assert_int_equal(code, CC_OK);
     assert_int_equal(count_acts(r, acc), 1);
     Concord__V1__GetAccountTimelineResponse *t = timeline(r, acc, NULL, 0, 0, NULL, &code);
     assert_int_equal(code, CC_OK);
     assert_true(t->n_entries >= 2);
-    create_act(r, act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__NOTE, "Reader note", 60, NULL,
-                           NULL),
+    create_act(r,
+               act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__NOTE, "Reader note", 60, NULL, NULL),
                &code, &st);
     assert_int_equal(code, CC_PERMISSION_DENIED);
     cc_conn_free(r);
@@ -776,10 +774,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     PQclear(res);
     assert_int_equal(
         sql_count(pg, "SELECT count(*) FROM concord.activities WHERE account_id = $1", acc), 0);
-    assert_int_equal(sql_count(pg,
-                               "SELECT count(*) FROM concord.activity_users WHERE account_id = $1",
-                               acc),
-                     0);
+    assert_int_equal(
+        sql_count(pg, "SELECT count(*) FROM concord.activity_users WHERE account_id = $1", acc), 0);
     const char *ins[1] = {acc};
     res = PQexecParams(pg,
                        "INSERT INTO concord.activities (account_id, kind, subject, occur_time)"

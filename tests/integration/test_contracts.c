@@ -11,13 +11,8 @@
  * CONCORD_PORT, CONCORD_CA, CONCORD_ADMIN_USER, CONCORD_ADMIN_PASSWORD,
  * CONCORD_DB_URL, PGHOST, PGPORT, PG_SUPERUSER.
  */
-#include "concord/v1/account.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "concord/v1/contract.pb-c.h"
-#include "concord/v1/team.pb-c.h"
-#include "concord_client.h"
-#include <cmocka.h>
-#include <libpq-fe.h>
+/* cmocka needs setjmp.h, stdarg.h and stddef.h before it. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +22,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include "concord/v1/account.pb-c.h"
+#include "concord/v1/auth.pb-c.h"
+#include "concord/v1/contract.pb-c.h"
+#include "concord/v1/team.pb-c.h"
+#include "concord_client.h"
+// clang-format on
 
 #define SVC "concord.v1.ContractService/"
 
@@ -901,11 +904,17 @@ static void refresh_restores_the_stage(void **state)
 static void daily_refresh_ran_today(void **state)
 {
     (void)state;
-    /* concordd's scheduler runs the task soon after start, once per UTC day. */
-    char done[64];
-    super_sql("SELECT count(*) FROM concord.stage_refreshes"
-              " WHERE day = (now() AT TIME ZONE 'UTC')::date",
-              done, sizeof(done));
+    /* concordd's scheduler runs the task a few seconds after start, then once
+     * per UTC day: wait up to 15 seconds for today's row. */
+    char done[64] = "";
+    for (int i = 0; i < 60; i++) {
+        super_sql("SELECT count(*) FROM concord.stage_refreshes"
+                  " WHERE day = (now() AT TIME ZONE 'UTC')::date",
+                  done, sizeof(done));
+        if (strcmp(done, "0") != 0)
+            break;
+        usleep(250 * 1000);
+    }
     assert_string_equal(done, "1");
 }
 

@@ -91,9 +91,8 @@ static void login(const char *user, const char *password, char *token, size_t le
     req.password = (char *)password;
     int code;
     const cc_status *st;
-    Concord__V1__LoginResponse *r =
-        call(c, "concord.v1.AuthService/Login", &req, &concord__v1__login_response__descriptor,
-             &code, &st);
+    Concord__V1__LoginResponse *r = call(c, "concord.v1.AuthService/Login", &req,
+                                         &concord__v1__login_response__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("login %s: %s", user, st->message);
     snprintf(token, len, "%s", r->token);
@@ -116,9 +115,8 @@ static const char *make_user(cc_conn *admin, const char *prefix, Concord__V1__De
     cu.password = "people-password-1";
     int code;
     const cc_status *st;
-    Concord__V1__User *made =
-        call(admin, "concord.v1.AuthService/CreateUser", &cu, &concord__v1__user__descriptor,
-             &code, &st);
+    Concord__V1__User *made = call(admin, "concord.v1.AuthService/CreateUser", &cu,
+                                   &concord__v1__user__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("create user %s: %s", username, st->message);
     login(username, "people-password-1", token, len);
@@ -136,9 +134,8 @@ static const char *make_account(cc_conn *c, const char *name)
     req.allow_similar_name = 1; /* test accounts share words on purpose */
     int code;
     const cc_status *st;
-    Concord__V1__Account *made =
-        call(c, "concord.v1.AccountService/CreateAccount", &req, &concord__v1__account__descriptor,
-             &code, &st);
+    Concord__V1__Account *made = call(c, "concord.v1.AccountService/CreateAccount", &req,
+                                      &concord__v1__account__descriptor, &code, &st);
     if (code != CC_OK)
         fail_msg("create account: %s", st->message);
     return made->id;
@@ -163,8 +160,7 @@ static void add_reader(cc_conn *admin, const char *account_id, const char *user_
 
 static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
                                            Concord__V1__StakeholderLevel level,
-                                           const char *reports_to, int *code,
-                                           const cc_status **st)
+                                           const char *reports_to, int *code, const cc_status **st)
 {
     Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
     Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
@@ -228,8 +224,8 @@ static int delete_sh(cc_conn *c, const char *id, int64_t version, const cc_statu
 }
 
 static Concord__V1__ListStakeholdersResponse *list_sh(cc_conn *c, const char *account_id,
-                                                      int page_size, const char *token,
-                                                      int level, int attitude, int *code)
+                                                      int page_size, const char *token, int level,
+                                                      int attitude, int *code)
 {
     Concord__V1__ListStakeholdersRequest req = CONCORD__V1__LIST_STAKEHOLDERS_REQUEST__INIT;
     req.account_id = (char *)account_id;
@@ -254,8 +250,8 @@ static Concord__V1__Coverage *coverage(cc_conn *c, const char *account_id, int w
 
 /* Records an activity days_ago days back with the given stakeholders and users. */
 static Concord__V1__Activity *activity(cc_conn *c, const char *account_id, double days_ago,
-                                       const char *s1, const char *s2, const char *user,
-                                       int *code, const cc_status **st)
+                                       const char *s1, const char *s2, const char *user, int *code,
+                                       const cc_status **st)
 {
     Concord__V1__CreateActivityRequest req = CONCORD__V1__CREATE_ACTIVITY_REQUEST__INIT;
     Concord__V1__Activity a = CONCORD__V1__ACTIVITY__INIT;
@@ -279,8 +275,8 @@ static Concord__V1__Activity *activity(cc_conn *c, const char *account_id, doubl
 static PGconn *superuser(void)
 {
     char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord",
-             env("PGHOST"), env("PGPORT"), env("PG_SUPERUSER"));
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
+             env("PGPORT"), env("PG_SUPERUSER"));
     PGconn *pg = PQconnectdb(conninfo);
     if (PQstatus(pg) != CONNECTION_OK)
         fail_msg("superuser connection: %s", PQerrorMessage(pg));
@@ -365,9 +361,8 @@ static void invalid_fields_are_named(void **state)
     s.phone = "+1 555 0100";
     s.reports_to_id = "";
     s.title = "CIO";
-    Concord__V1__Stakeholder *made =
-        call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-             &concord__v1__stakeholder__descriptor, &code, &st);
+    Concord__V1__Stakeholder *made = call(c, "concord.v1.StakeholderService/CreateStakeholder",
+                                          &req, &concord__v1__stakeholder__descriptor, &code, &st);
     assert_int_equal(code, CC_OK);
     assert_int_equal(made->version, 1);
     Concord__V1__Stakeholder *got = get_sh(c, made->id, &code);
@@ -464,9 +459,8 @@ static void delete_is_soft_and_unlinks_reports(void **state)
     const char *acc = make_account(c, "Delete Institute");
     Concord__V1__Stakeholder *boss =
         must_create_sh(c, acc, "Leaving Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    Concord__V1__Stakeholder *dir =
-        must_create_sh(c, acc, "Staying Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR,
-                       boss->id);
+    Concord__V1__Stakeholder *dir = must_create_sh(
+        c, acc, "Staying Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, boss->id);
     int code;
     const cc_status *st;
     Concord__V1__Activity *act = activity(c, acc, 3, boss->id, dir->id, NULL, &code, &st);
@@ -592,9 +586,9 @@ static void coverage_counts_levels_by_department(void **state)
     (void)state;
     cc_conn *c = connect_as(admin_token);
     char presales_token[128];
-    const char *presales = make_user(c, "pre", CONCORD__V1__DEPARTMENT__PRESALES,
-                                     CONCORD__V1__ROLE__MEMBER, presales_token,
-                                     sizeof(presales_token));
+    const char *presales =
+        make_user(c, "pre", CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER,
+                  presales_token, sizeof(presales_token));
     const char *acc = make_account(c, "Coverage University");
     Concord__V1__Stakeholder *e =
         must_create_sh(c, acc, "Eve Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
@@ -653,15 +647,15 @@ static void coverage_counts_levels_by_department(void **state)
     x = cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, CONCORD__V1__DEPARTMENT__SALES);
     assert_non_null(x);
     assert_int_equal(x->stakeholders, 1);
-    assert_null(cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE,
-                     CONCORD__V1__DEPARTMENT__PRESALES));
+    assert_null(
+        cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, CONCORD__V1__DEPARTMENT__PRESALES));
     assert_int_equal(cov->n_uncovered_levels, 0);
 
     /* The window: with 7 days only the joint meeting counts; the executive is uncovered. */
     cov = coverage(c, acc, 7, &code, &st);
     assert_int_equal(code, CC_OK);
-    assert_null(cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE,
-                     CONCORD__V1__DEPARTMENT__SALES));
+    assert_null(
+        cell(cov, CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, CONCORD__V1__DEPARTMENT__SALES));
     assert_int_equal(cov->n_uncovered_levels, 1);
     assert_int_equal(cov->uncovered_levels[0], CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE);
     coverage(c, acc, 4000, &code, &st);
@@ -738,9 +732,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
                                  3, NULL, params, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     PQclear(res);
-    assert_int_equal(sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1",
-                               acc),
-                     0);
+    assert_int_equal(
+        sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc), 0);
     const char *ins[1] = {acc};
     res = PQexecParams(pg,
                        "INSERT INTO concord.stakeholders (account_id, name, level)"
@@ -756,9 +749,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
                        " set_config('concord.department', $3, false)",
                        3, NULL, params, NULL, NULL, 0);
     PQclear(res);
-    assert_int_equal(sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1",
-                               acc),
-                     1);
+    assert_int_equal(
+        sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc), 1);
     res = PQexecParams(pg, "UPDATE concord.stakeholders SET title = 'x' WHERE account_id = $1", 1,
                        NULL, ins, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);

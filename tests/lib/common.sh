@@ -303,7 +303,10 @@ restart_concordd() {
     sed -i -E "s/^listen[[:space:]]*=.*/listen = $CONCORD_HOST:$CONCORD_PORT/" "$CONCORDD_CONFIG"
     echo "--- restart $(date -u +%FT%TZ) ---" >>"$log"
     offset=$(tenv_log_size "$log")
-    tenv_start "$log" "$CONCORDD" --config "$CONCORDD_CONFIG" "$@"
+    # CONCORDD_WRAPPER (tests/lib/testenv) prefixes concordd, e.g. with valgrind.
+    local -a wrapper=()
+    read -r -a wrapper <<<"${CONCORDD_WRAPPER:-}"
+    tenv_start "$log" "${wrapper[@]}" "$CONCORDD" --config "$CONCORDD_CONFIG" "$@"
     echo "$TENV_PID" >"$pidfile"
     export CONCORDD_PID=$TENV_PID
     tenv_env_set "$CONCORD_TEST_DIR/env" CONCORDD_PID "$TENV_PID"

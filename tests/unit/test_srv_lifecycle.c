@@ -4,14 +4,17 @@
  * clamped at month ends and leap days, the acceptance scenario's dates, the
  * handover rules, and a timeline that agrees with the stage of every day.
  */
-#include "lifecycle.h"
-#include <cmocka.h>
+/* cmocka needs setjmp.h, stdarg.h and stddef.h before it. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <cmocka.h>
+#include "lifecycle.h"
+// clang-format on
 
 static lc_day D(const char *text)
 {

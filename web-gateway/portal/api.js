@@ -76,7 +76,8 @@ export function isManager() {
 // The calm note a section shows while its server side is not there yet.
 export function notAvailable(what) {
     return el('p', { class: 'na-note', role: 'status' },
-        `${what} is not available yet on this server. The rest of the page works as usual.`);
+        `Not available yet on this server: ${what.charAt(0).toLowerCase()}${what.slice(1)}. ` +
+        'The rest of the page works as usual.');
 }
 
 // Shows an error in a box; for a version conflict, `reload` is offered.

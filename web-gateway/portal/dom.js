@@ -118,10 +118,6 @@ export function field(text, input, wide) {
         el('label', { for: input.id }, text), input);
 }
 
-export function card(title, ...children) {
-    return el('section', { class: 'card' }, title ? el('h2', {}, title) : null, children);
-}
-
 export function notice(text) {
     return el('div', { class: 'notice', role: 'status', hidden: !text }, text || '');
 }

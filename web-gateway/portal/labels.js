@@ -49,6 +49,12 @@ export const ENTRY_TYPES = {
     TIMELINE_STAGE_CHANGE: 'Stage changes', TIMELINE_TIER_CHANGE: 'Tier changes',
     TIMELINE_AUDIT: 'Record changes',
 };
+// One entry of each type, for the badge on the entry.
+export const ENTRY_TYPE = {
+    TIMELINE_ENTRY_TYPE_UNSPECIFIED: 'Entry', TIMELINE_ACTIVITY: 'Activity',
+    TIMELINE_STAGE_CHANGE: 'Stage change', TIMELINE_TIER_CHANGE: 'Tier change',
+    TIMELINE_AUDIT: 'Record change',
+};
 export const PROPOSAL_STATUS = {
     PROPOSAL_STATUS_UNSPECIFIED: '–', PENDING: 'Pending', APPROVED: 'Approved',
     OVERRIDDEN: 'Overridden', REJECTED: 'Rejected', SUPERSEDED: 'Superseded',

@@ -113,6 +113,7 @@ export function render(ctx, body) {
             ev.preventDefault();
             errors.clear();
             submit.disabled = true;
+            let message = '';
             try {
                 if (editing) {
                     const changed = { id: s.id };
@@ -124,14 +125,16 @@ export function render(ctx, body) {
                     }
                     if (!mask.length) { showForm(null); return; }
                     await call('StakeholderService', 'UpdateStakeholder', { stakeholder: changed, updateMask: mask.join(','), version: s.version });
-                    flash(done, `${f.name.value.trim()} saved.`);
+                    message = `${f.name.value.trim()} saved.`;
                 } else {
                     const created = { accountId: a.id };
                     for (const [key] of FIELDS) if (value(key)) created[key] = value(key);
                     await call('StakeholderService', 'CreateStakeholder', { stakeholder: created });
-                    flash(done, `${f.name.value.trim()} added.`);
+                    message = `${f.name.value.trim()} added.`;
                 }
+                // The notice comes once the list shows the change.
                 await load(false);
+                flash(done, message);
                 showForm(null);
                 loadCoverage();
             } catch (err) {

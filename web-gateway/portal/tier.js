@@ -113,7 +113,7 @@ function historyCard(ctx, section) {
         tbody, more,
         render: (c) => el('tr', {},
             el('td', { class: 'nowrap' }, formatTime(c.changeTime)),
-            el('td', { class: 'nowrap' }, el('span', { class: tierClass(c.fromTier) }, label(TIERS, c.fromTier)), ' → ',
+            el('td', { class: 'nowrap' }, el('span', { class: tierClass(c.fromTier) }, c.fromTier ? label(TIERS, c.fromTier) : 'none'), ' → ',
                 el('span', { class: tierClass(c.toTier) }, label(TIERS, c.toTier))),
             el('td', {}, c.reason || '–'),
             el('td', {}, userName(c.changedById))),

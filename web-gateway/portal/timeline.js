@@ -3,7 +3,7 @@
 // type and paged with "Load more"; and a form to log an activity.
 import { put, el, label, choices, formatTime, errorBox, field, notice, flash, localInputValue } from './dom.js';
 import { call, showError, formErrors, pager, isUnimplemented, notAvailable, ApiError } from './api.js';
-import { ENTRY_TYPES, ACTIVITY_KINDS, LEVELS } from './labels.js';
+import { ENTRY_TYPES, ENTRY_TYPE, ACTIVITY_KINDS, LEVELS } from './labels.js';
 import { userName } from './users.js';
 
 export function render(ctx, body) {
@@ -27,7 +27,7 @@ export function render(ctx, body) {
         return el('li', { class: `entry entry-${type}`, 'data-ref-id': e.refId || '' },
             el('div', { class: 'entry-time' }, formatTime(e.time)),
             el('div', { class: 'entry-body' },
-                el('div', {}, el('span', { class: `badge type-${type}` }, label(ENTRY_TYPES, e.type).replace(/s$/, '')), ' ',
+                el('div', {}, el('span', { class: `badge type-${type}` }, label(ENTRY_TYPE, e.type)), ' ',
                     el('strong', { class: 'entry-title' }, e.title || '')),
                 e.detail ? el('div', { class: 'entry-detail' }, e.detail) : null,
                 e.actorId ? el('div', { class: 'muted small' }, userName(e.actorId)) : null));

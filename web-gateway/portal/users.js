@@ -53,7 +53,7 @@ export function forgetUsers() {
 // or, when the list is not available to the caller, a text field for the id.
 export function userPicker(attrs, users, filter) {
     if (!users) {
-        return el('input', Object.assign({ placeholder: 'User id (ask an admin or a manager)' }, attrs));
+        return el('input', Object.assign({ placeholder: 'User id' }, attrs));
     }
     const shown = users.filter((u) => !u.disabled && (!filter || filter(u)));
     return el('select', attrs,
