@@ -21,27 +21,27 @@ cols="a.id, a.name, a.legal_name, a.industry, a.region, a.size_class, a.selling_
  a.business_model, a.parent_id, a.website, array_to_string(a.tags, E'\\x1f'), a.notes,\
  a.owner_id, a.tier, a.stage, a.archived_at IS NOT NULL, a.version,\
  extract(epoch from a.created_at)::text, extract(epoch from a.updated_at)::text,\
- lower(a.name), a.created_at::text, a.updated_at::text"
+ a.name_key, a.created_at::text, a.updated_at::text, a.icp_total, a.merged_into_id"
 list="SELECT $cols FROM accounts a WHERE true"
-tail_name="AND a.archived_at IS NULL ORDER BY lower(a.name) ASC, a.id ASC LIMIT 51"
+tail_name="AND a.archived_at IS NULL ORDER BY a.name_key ASC, a.id ASC LIMIT 51"
 has_activities=$(psql_super -Atc "SELECT to_regclass('concord.activities') IS NOT NULL")
 
 # name|SQL pairs: the statements to check, as the server writes them (parameters inlined).
 queries=(
     "list, first page by name|$list $tail_name"
-    "list, keyset page by name|$list AND (lower(a.name), a.id) > ('lindenhof robotics'::text, 500::bigint) $tail_name"
+    "list, keyset page by name|$list AND a.name_key >= 'lindenhof robotics'::text AND (a.name_key > 'lindenhof robotics'::text OR a.id > 500::bigint) $tail_name"
     "list by create_time desc|$list AND a.archived_at IS NULL ORDER BY a.created_at DESC, a.id DESC LIMIT 51"
     "list by update_time|$list AND a.archived_at IS NULL ORDER BY a.updated_at ASC, a.id ASC LIMIT 51"
-    "search (query)|$list AND (lower(a.name) LIKE lower('%energy 1999%') OR a.tags @> ARRAY['energy 1999']::text[]) $tail_name"
-    "filter tag|$list AND a.tags @> ARRAY['rare-tag']::text[] $tail_name"
+    "search (query)|$list AND a.id IN (SELECT search_account_ids(lower('%energy 1999%'), 'energy 1999')) $tail_name"
+    "filter tag|$list AND a.id IN (SELECT tagged_account_ids('rare-tag')) $tail_name"
     "filter department|$list AND (EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id AND u.department = 'rnd') OR EXISTS (SELECT 1 FROM account_team t JOIN users u ON u.id = t.user_id WHERE t.account_id = a.id AND u.department = 'rnd')) $tail_name"
     "filter min_icp_total|$list AND a.icp_total >= 24::int $tail_name"
     "filter parent_id|$list AND a.parent_id = 7::bigint $tail_name"
     "filter tier|$list AND a.tier = 'tier_s' $tail_name"
     "filter stage|$list AND a.stage = 'churned' $tail_name"
     "filter owner_id|$list AND a.owner_id = (SELECT min(id) FROM users WHERE username LIKE 'plan-%') $tail_name"
-    "filter region|$list AND lower(a.region) = lower('Iberia') $tail_name"
-    "filter industry|$list AND lower(a.industry) = lower('public sector') $tail_name"
+    "filter region|$list AND a.region_key = lower('Iberia') $tail_name"
+    "filter industry|$list AND a.industry_key = lower('public sector') $tail_name"
     "get account|SELECT $cols FROM accounts a WHERE a.id = 777"
 )
 if [ "$has_activities" = t ]; then
