@@ -168,7 +168,9 @@ int auth_resolve(srv_call *c)
         "SELECT c.id, u.id, u.username, u.department, u.role, c.kind,"
         "       c.last_used_at < now() - least(interval '60 seconds', c.idle_timeout / 4),"
         "       floor(extract(epoch from least(c.expires_at, c.last_used_at + c.idle_timeout)"
-        "                                - now()) * 1000)::bigint"
+        "                                - now()) * 1000)::bigint,"
+        "       floor(extract(epoch from least(interval '60 seconds', c.idle_timeout / 4))"
+        "             * 1000)::bigint"
         "  FROM credentials c JOIN users u ON u.id = c.user_id"
         " WHERE c.token_hash = $1 AND c.revoked_at IS NULL AND c.expires_at > now()"
         "   AND (c.idle_timeout IS NULL OR c.last_used_at + c.idle_timeout > now())"
@@ -206,7 +208,12 @@ int auth_resolve(srv_call *c)
     if (PQgetvalue(r, 0, 6)[0] == 't' &&
         srv_sql(c, touch, 1, srv_i64(c, c->user.credential_id)) == NULL)
         return c->code;
+    /* A cached entry must not outlive the credential, nor skip the next refresh of
+     * last_used_at (a session in use would otherwise reach its idle timeout). */
     long long left = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+    long long step = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
+    if (step > 0 && step < left)
+        left = step;
     if (left > 0) {
         uint64_t ttl = cache_ttl_ms < (unsigned long long)left ? cache_ttl_ms : (uint64_t)left;
         e.good_until = db_now_ms() + ttl;

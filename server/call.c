@@ -104,7 +104,10 @@ static PGresult *run_sql(srv_call *c, const char *sql, int nparams, const char *
     PGresult *r =
         prepared ? db_exec(c->db, sql, nparams, params) : db_exec_once(c->db, sql, nparams, params);
     if (r == NULL) {
-        srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
+        if (c->db->timed_out)
+            srv_fail(c, CC_DEADLINE_EXCEEDED, "the database did not answer within the deadline");
+        else
+            srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
         return NULL;
     }
     arena_defer(c->arena, clear_result, r);
@@ -387,17 +390,18 @@ int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len)
 {
     if (c->code != CC_OK)
         return c->code;
-    PGconn *pg = c->db->conn;
-    PGresult *r = PQexec(pg, copy_sql);
+    PGresult *r = db_simple(c->db, copy_sql);
     if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN) {
-        int code = (r == NULL || db_broken(c->db))
-                       ? CC_UNAVAILABLE
-                       : srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
-        log_event(LOG_ERROR, "copy_failed", "method", c->method, "error",
-                  r ? PQresultErrorMessage(r) : "no result", NULL);
+        int code = r == NULL ? (c->db->timed_out ? CC_DEADLINE_EXCEEDED : CC_UNAVAILABLE)
+                             : srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+        if (r != NULL)
+            log_event(LOG_ERROR, "copy_failed", "method", c->method, "error",
+                      PQresultErrorMessage(r), NULL);
         PQclear(r);
         return srv_fail(c, code,
-                        code == CC_UNAVAILABLE ? "the database is unavailable" : "internal error");
+                        code == CC_UNAVAILABLE          ? "the database is unavailable"
+                        : code == CC_DEADLINE_EXCEEDED ? "the database did not answer in time"
+                                                       : "internal error");
     }
     PQclear(r);
     /* Send in slices so that one huge buffer does not sit twice in libpq's memory. */
@@ -405,24 +409,18 @@ int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len)
     int ok = 1;
     for (size_t off = 0; off < len && ok; off += slice) {
         size_t n = len - off < slice ? len - off : slice;
-        ok = PQputCopyData(pg, data + off, (int)n) == 1;
+        ok = PQputCopyData(c->db->conn, data + off, (int)n) == 1;
     }
-    if (PQputCopyEnd(pg, ok ? NULL : "client error") != 1)
-        ok = 0;
+    r = db_copy_end(c->db, ok ? NULL : "client error");
+    if (r == NULL)
+        return srv_fail(c, c->db->timed_out ? CC_DEADLINE_EXCEEDED : CC_UNAVAILABLE,
+                        "the database is unavailable");
     int code = CC_OK;
-    const char *detail = NULL;
-    while ((r = PQgetResult(pg)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && code == CC_OK) {
-            code = srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
-            detail = arena_strdup(c->arena, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                                ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                                : "");
-        }
-        PQclear(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        code = srv_sqlstate_code(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+        const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        srv_fail(c, code, "%s", code == CC_INTERNAL ? "internal error" : detail ? detail : "");
     }
-    if (!ok || db_broken(c->db))
-        return srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
-    if (code != CC_OK)
-        return srv_fail(c, code, "%s", code == CC_INTERNAL ? "internal error" : detail);
-    return CC_OK;
+    PQclear(r);
+    return code;
 }

@@ -7,6 +7,8 @@
  * names resolve to the concord schema only.
  */
 #include "db.h"
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,67 @@ int db_ensure(srv_db *db)
 /* Returns the statement's name, or NULL with *error set to the failed
  * PREPARE's result (the caller hands it back: it carries the real SQLSTATE,
  * and the transaction is now aborted anyway). */
+/*
+ * Every statement is sent asynchronously and its results awaited with poll()
+ * until db->deadline_ms. A database that stops answering (a blackholed
+ * network, a hung server) thus cannot hold a worker past the call's deadline:
+ * the connection is dropped, the call fails with DEADLINE_EXCEEDED, and the
+ * next call reconnects.
+ */
+static int wait_readable(srv_db *db)
+{
+    for (;;) {
+        uint64_t now = db_now_ms();
+        if (db->deadline_ms && now >= db->deadline_ms)
+            return -1;
+        int timeout = db->deadline_ms ? (int)(db->deadline_ms - now) : -1;
+        struct pollfd pfd = {.fd = PQsocket(db->conn), .events = POLLIN};
+        int n = poll(&pfd, 1, timeout);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Collects the results of what was sent: the first error if any, else the
+ * last result (a COPY IN state is returned as soon as it is reached). NULL
+ * when the connection failed or the deadline passed (then it is dropped). */
+static PGresult *collect(srv_db *db)
+{
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(db->conn)) {
+            if (wait_readable(db) != 0) {
+                db->timed_out = 1;
+                PQclear(keep);
+                drop_conn(db);
+                return NULL;
+            }
+            if (!PQconsumeInput(db->conn)) {
+                PQclear(keep);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(db->conn);
+        if (r == NULL)
+            break;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            PQclear(keep);
+            return r;
+        }
+        int is_error = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
+        if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR && !is_error) {
+            PQclear(r); /* the first error explains the failure; later results do not */
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+    }
+    return keep;
+}
+
 static const char *prepare(srv_db *db, const char *sql, int nparams, PGresult **error)
 {
     *error = NULL;
@@ -96,7 +159,7 @@ static const char *prepare(srv_db *db, const char *sql, int nparams, PGresult **
         return NULL;
     db_stmt *s = &db->stmts[db->n_stmts];
     snprintf(s->name, sizeof(s->name), "s%d", db->n_stmts);
-    PGresult *r = PQprepare(db->conn, s->name, sql, nparams, NULL);
+    PGresult *r = PQsendPrepare(db->conn, s->name, sql, nparams, NULL) ? collect(db) : NULL;
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
         *error = r;
         return NULL;
@@ -114,26 +177,45 @@ PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *p
     PGresult *error;
     const char *name = prepare(db, sql, nparams, &error);
     if (name == NULL) {
-        if (error != NULL || db_broken(db))
+        if (error != NULL || db->conn == NULL || db_broken(db))
             return error;
         /* The cache is full: run it unprepared. */
-        return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        return db_exec_once(db, sql, nparams, params);
     }
-    return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    if (!PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0))
+        return NULL;
+    return collect(db);
 }
 
 PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params)
 {
     if (db->conn == NULL)
         return NULL;
-    return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return NULL;
+    return collect(db);
 }
 
 PGresult *db_simple(srv_db *db, const char *sql)
 {
     if (db->conn == NULL)
         return NULL;
-    return PQexec(db->conn, sql);
+    if (!PQsendQuery(db->conn, sql))
+        return NULL;
+    return collect(db);
+}
+
+PGresult *db_copy_end(srv_db *db, const char *error)
+{
+    if (db->conn == NULL || PQputCopyEnd(db->conn, error) != 1)
+        return NULL;
+    return collect(db);
+}
+
+void db_set_deadline(srv_db *db, uint64_t deadline_ms)
+{
+    db->deadline_ms = deadline_ms;
+    db->timed_out = 0;
 }
 
 void db_close(srv_db *db)

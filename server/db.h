@@ -30,6 +30,8 @@ typedef struct srv_db {
     int n_stmts;
     unsigned generation;     /* bumped at every new connection (session state is gone) */
     unsigned statement_timeout_ms; /* session default for statements outside transactions */
+    uint64_t deadline_ms;    /* monotonic; 0: none. Waits for results end here */
+    int timed_out;           /* the last wait hit the deadline (the connection was dropped) */
 } srv_db;
 
 /** Prepares the struct; connects lazily on first use. Takes a copy of conninfo. Statements
@@ -51,6 +53,10 @@ PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *p
 PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params);
 /** Runs SQL text without parameters (BEGIN, COMMIT, ROLLBACK). */
 PGresult *db_simple(srv_db *db, const char *sql);
+/** Sets the deadline for the statements that follow (the call's) and clears timed_out. */
+void db_set_deadline(srv_db *db, uint64_t deadline_ms);
+/** Ends a COPY FROM STDIN and collects its result (NULL when the connection failed). */
+PGresult *db_copy_end(srv_db *db, const char *error);
 /** True when the connection is gone (the caller answers UNAVAILABLE). */
 int db_broken(const srv_db *db);
 /** Closes the connection and frees the copy of conninfo. */

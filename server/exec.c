@@ -40,7 +40,9 @@ static int simple(srv_call *c, const char *sql)
     int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        int code = (r == NULL || db_broken(c->db)) ? CC_UNAVAILABLE : srv_sqlstate_code(state);
+        int code = (r == NULL && c->db->timed_out)       ? CC_DEADLINE_EXCEEDED
+                   : (r == NULL || db_broken(c->db)) ? CC_UNAVAILABLE
+                                                     : srv_sqlstate_code(state);
         if (code == CC_UNAVAILABLE)
             srv_fail(c, code, "the database is unavailable");
         else if (code == CC_ABORTED)
@@ -58,6 +60,8 @@ static int simple(srv_call *c, const char *sql)
  * rollback, in a transaction of their own. */
 static void audit_denial(srv_call *c)
 {
+    /* The call's own deadline may be spent: the audit row gets a few seconds of its own. */
+    db_set_deadline(c->db, db_now_ms() + 5000);
     log_event(LOG_INFO, "denied", "method", c->method, "status", cc_code_name(c->code), "user",
               c->user.username, "source", c->source, "target_type",
               c->denied_type ? c->denied_type : "call", "target", c->denied_id, NULL);
@@ -163,6 +167,7 @@ static void idem_expire(srv_worker *w)
     if (now < w->next_idem_expiry_ms || db_broken(&w->db))
         return;
     w->next_idem_expiry_ms = now + 3600 * 1000;
+    db_set_deadline(&w->db, now + 30000);
     PGresult *r = db_simple(&w->db, "DELETE FROM idempotency_keys"
                                     " WHERE created_at < now() - interval '25 hours'");
     PQclear(r);
@@ -212,6 +217,7 @@ static void exec_task(srv_worker *w, srv_job *job)
     c.user.role = "admin";
     c.user.department = "";
     c.user.username = "concordd";
+    db_set_deadline(&w->db, job->deadline_ms);
     if (db_ensure(&w->db) != 0) {
         job->code = CC_UNAVAILABLE;
         return;
@@ -295,6 +301,7 @@ void srv_exec(srv_worker *w, srv_job *job)
         srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call waited longer than its deadline");
         goto reply;
     }
+    db_set_deadline(&w->db, job->deadline_ms);
     pb_check_error perr;
     if (pb_check(rt->method->input, job->payload, job->len, &perr) != 0) {
         if (perr.field[0]) {

@@ -143,6 +143,7 @@ int main(int argc, char **argv)
     }
     if (cfg_load(srv_settings_keys, &cfg, "CONCORD", NULL, &argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "concordd: %s\n", err);
+        cfg_free(srv_settings_keys, &cfg);
         return 2;
     }
     const char *cmd = argc > 1 && argv[1][0] != '-' ? argv[1] : "serve";

@@ -19,14 +19,20 @@
  *  - Each connection attempt has its own heap-allocated stream; a stream from
  *    an abandoned attempt (next address, timeout) finishes closing on its own
  *    and only then releases its hold on the client.
+ *  - Clients with the same CA file, certificate and key share one SSL_CTX
+ *    (see ctx_acquire): a program opening thousands of connections loads and
+ *    parses the CA once. The shared context is never changed after it was
+ *    made, which is what lets several threads create connections from it.
  */
 #include "concord_client.h"
 #include "tls_stream.h"
 #include "wire_frame.h"
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CC_DEFAULT_HOST "127.0.0.1"
 #define CC_DEFAULT_PORT 7433
@@ -75,7 +81,7 @@ struct cc_client {
     unsigned connect_timeout_ms;
     unsigned call_timeout_ms;
 
-    SSL_CTX *ctx;
+    struct cc_shared_ctx *ctx; /* shared TLS context, NULL until cc_client_connect */
     uv_getaddrinfo_t gai;
     struct sockaddr_storage addrs[CC_MAX_ADDRS];
     size_t n_addrs, next_addr;
@@ -295,11 +301,147 @@ static void on_deadline(uv_timer_t *t)
     arm_deadline_timer(c);
 }
 
+/* ---- shared TLS contexts ---------------------------------------------------- */
+
+/*
+ * One SSL_CTX per distinct (ca_file, cert_file, key_file), counted by the
+ * clients that use it. The last client to go frees it, so a program that
+ * reconnects later loads the files afresh. A context is also not reused once
+ * one of its files changed on disk (another inode, size or modification
+ * time, e.g. a renewed certificate): new clients get a fresh context while
+ * the old one lives on for the clients that still hold it.
+ */
+typedef struct cc_shared_ctx {
+    SSL_CTX *ctx;
+    char *files[3];          /* ca_file, cert_file, key_file; NULL when not set */
+    struct stat stamp[3];    /* what the files looked like when they were loaded */
+    size_t refs;             /* clients holding this context */
+    int listed;              /* still in ctx_list (not replaced by a newer load) */
+    struct cc_shared_ctx *next;
+} cc_shared_ctx;
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static cc_shared_ctx *ctx_list;
+
+static int same_name(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The identity of a file for change detection; a missing file is all zeros. */
+static void file_stamp(const char *path, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (path != NULL && stat(path, st) != 0)
+        memset(st, 0, sizeof(*st));
+}
+
+static int same_stamp(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void shared_free(cc_shared_ctx *e)
+{
+    SSL_CTX_free(e->ctx);
+    for (int i = 0; i < 3; i++)
+        free(e->files[i]);
+    free(e);
+}
+
+/*
+ * Returns the shared context for these files with one more reference, making
+ * it when there is none (or the files changed). On failure returns NULL and
+ * writes the reason to err. The files are loaded under the lock so that
+ * concurrent first connections load them once.
+ */
+static cc_shared_ctx *ctx_acquire(const char *ca_file, const char *cert_file,
+                                  const char *key_file, char *err, size_t errlen)
+{
+    const char *files[3] = {ca_file, cert_file, key_file};
+    struct stat now[3];
+    for (int i = 0; i < 3; i++)
+        file_stamp(files[i], &now[i]);
+    cc_shared_ctx *found = NULL;
+    pthread_mutex_lock(&ctx_lock);
+    cc_shared_ctx **pp = &ctx_list;
+    while (*pp != NULL) {
+        cc_shared_ctx *e = *pp;
+        int match = 1;
+        for (int i = 0; i < 3 && match; i++)
+            match = same_name(e->files[i], files[i]);
+        if (!match) {
+            pp = &e->next;
+            continue;
+        }
+        int fresh = 1;
+        for (int i = 0; i < 3 && fresh; i++)
+            fresh = same_stamp(&e->stamp[i], &now[i]);
+        if (fresh) {
+            e->refs++;
+            found = e;
+        } else {
+            /* Stale: new clients load again; the holders keep theirs. */
+            *pp = e->next;
+            e->listed = 0;
+        }
+        break;
+    }
+    if (found != NULL)
+        goto out;
+    cc_shared_ctx *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (files[i] != NULL && (e->files[i] = dup_or_null(files[i])) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            shared_free(e);
+            goto out;
+        }
+        e->stamp[i] = now[i];
+    }
+    tls_config tc = {.ca_file = ca_file, .cert_file = cert_file, .key_file = key_file};
+    e->ctx = tls_client_ctx_new(&tc, err, errlen);
+    if (e->ctx == NULL) {
+        shared_free(e);
+        goto out;
+    }
+    e->refs = 1;
+    e->listed = 1;
+    e->next = ctx_list;
+    ctx_list = e;
+    found = e;
+out:
+    pthread_mutex_unlock(&ctx_lock);
+    return found;
+}
+
+/* Drops a client's reference; the last one frees the context. Accepts NULL. */
+static void ctx_release(cc_shared_ctx *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&ctx_lock);
+    int last = --e->refs == 0;
+    if (last && e->listed) {
+        cc_shared_ctx **pp = &ctx_list;
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    if (last)
+        shared_free(e);
+}
+
 /* ---- lifetime -------------------------------------------------------------- */
 
 static void client_free(cc_client *c)
 {
-    SSL_CTX_free(c->ctx);
+    ctx_release(c->ctx);
     wire_decoder_free(&c->dec);
     free(c->buckets);
     free(c->heap);
@@ -431,7 +573,7 @@ static int try_next_addr(cc_client *c)
             return CC_ENOMEM;
         }
         t->c = c;
-        int rc = tls_stream_init(&t->s, c->loop, c->ctx, &client_tls_ops, t);
+        int rc = tls_stream_init(&t->s, c->loop, c->ctx->ctx, &client_tls_ops, t);
         if (rc < 0) {
             free(t);
             snprintf(c->error, sizeof(c->error), "cannot connect to %s: %s", where,
@@ -505,9 +647,8 @@ int cc_client_connect(cc_client *c, cc_connect_cb cb, void *ud)
     if (c->state != CC_CLIENT_IDLE)
         return CC_EINVAL;
     if (c->ctx == NULL) {
-        tls_config tc = {.ca_file = c->ca_file, .cert_file = c->cert_file, .key_file = c->key_file};
         char err[256];
-        c->ctx = tls_client_ctx_new(&tc, err, sizeof(err));
+        c->ctx = ctx_acquire(c->ca_file, c->cert_file, c->key_file, err, sizeof(err));
         if (c->ctx == NULL) {
             snprintf(c->error, sizeof(c->error), "%s", err);
             return CC_ECONFIG;

@@ -466,31 +466,7 @@ static void free_buf(void *p)
 /* Sends the staged rows with COPY FROM STDIN on the call's connection. */
 static int copy_in(srv_call *c, const char *copy_sql, const copy_buf *b)
 {
-    PGconn *conn = c->db->conn;
-    PGresult *r = PQexec(conn, copy_sql);
-    ExecStatusType st = PQresultStatus(r);
-    PQclear(r);
-    if (st != PGRES_COPY_IN)
-        return srv_fail(c, db_broken(c->db) ? CC_UNAVAILABLE : CC_INTERNAL,
-                        "cannot stage the activities");
-    /* libpq sends the buffer in pieces of its own choosing. */
-    int ok = PQputCopyData(conn, b->data, (int)b->len) == 1;
-    ok = PQputCopyEnd(conn, ok ? NULL : "sending the rows failed") == 1 && ok;
-    int code = CC_OK;
-    while ((r = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && code == CC_OK) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            code = db_broken(c->db) ? CC_UNAVAILABLE : srv_sqlstate_code(state);
-            if (code == CC_OK)
-                code = CC_INTERNAL;
-        }
-        PQclear(r);
-    }
-    if (!ok && code == CC_OK)
-        code = CC_UNAVAILABLE;
-    if (code != CC_OK)
-        return srv_fail(c, code, "cannot stage the activities");
-    return CC_OK;
+    return srv_copy_in(c, copy_sql, b->data, b->len);
 }
 
 static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
