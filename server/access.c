@@ -25,3 +25,16 @@ int srv_account_access(srv_call *c, const char *field, const char *id_text, srv_
         *account_id = id;
     return CC_OK;
 }
+
+int srv_record_access(srv_call *c, const char *what, const char *id, const char *account_id,
+                      srv_access need)
+{
+    if (srv_account_access(c, "id", account_id, need, NULL) == CC_OK)
+        return CC_OK;
+    if (c->code == CC_NOT_FOUND || c->code == CC_INVALID_ARGUMENT) {
+        c->code = CC_OK;
+        c->n_violations = 0;
+        return srv_fail(c, CC_NOT_FOUND, "%s %s not found", what, id);
+    }
+    return c->code;
+}

@@ -26,4 +26,14 @@ typedef enum {
 int srv_account_access(srv_call *c, const char *field, const char *id_text, srv_access need,
                        int64_t *account_id);
 
+/**
+ * The same check for a record read by its own id (a contract, a stakeholder):
+ * the caller needs `need` on the record's account. A record of an account the
+ * caller may not see is reported as the record not found ("<what> <id> not
+ * found"), naming neither the account nor its existence. Row-level security
+ * hides such records already; this keeps the rule in the handler as well.
+ */
+int srv_record_access(srv_call *c, const char *what, const char *id, const char *account_id,
+                      srv_access need);
+
 #endif

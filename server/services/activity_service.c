@@ -297,7 +297,8 @@ static int get_activity(srv_call *c, const ProtobufCMessage *in, ProtobufCMessag
 {
     const Concord__V1__GetActivityRequest *req = (const void *)in;
     Concord__V1__Activity *a = load_activity(c, "id", req->id);
-    if (a == NULL)
+    if (a == NULL ||
+        srv_record_access(c, "activity", a->id, a->account_id, SRV_ACCESS_READ) != CC_OK)
         return c->code;
     *out = &a->base;
     return CC_OK;

@@ -470,7 +470,8 @@ static int get_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMessag
 {
     const Concord__V1__GetContractRequest *req = (const void *)in;
     Concord__V1__Contract *k = load_contract(c, "id", req->id, 0);
-    if (k == NULL)
+    if (k == NULL ||
+        srv_record_access(c, "contract", k->id, k->account_id, SRV_ACCESS_READ) != CC_OK)
         return c->code;
     *out = &k->base;
     return CC_OK;
@@ -980,7 +981,8 @@ static int get_handover(srv_call *c, const ProtobufCMessage *in, ProtobufCMessag
 {
     const Concord__V1__GetHandoverRequest *req = (const void *)in;
     Concord__V1__Handover *h = load_handover(c, req->id);
-    if (h == NULL)
+    if (h == NULL ||
+        srv_record_access(c, "handover", h->id, h->account_id, SRV_ACCESS_READ) != CC_OK)
         return c->code;
     *out = &h->base;
     return CC_OK;

@@ -282,7 +282,8 @@ static int get_stakeholder(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 {
     const Concord__V1__GetStakeholderRequest *req = (const void *)in;
     Concord__V1__Stakeholder *s = load_stakeholder(c, "id", req->id, 0, NULL);
-    if (s == NULL)
+    if (s == NULL ||
+        srv_record_access(c, "stakeholder", s->id, s->account_id, SRV_ACCESS_READ) != CC_OK)
         return c->code;
     *out = &s->base;
     return CC_OK;
