@@ -36,6 +36,18 @@ static void drop_conn(srv_db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     db->n_stmts = 0;
+    for (int i = 0; i < db->n_texts; i++)
+        free(db->texts[i].sql);
+    db->n_texts = 0;
+}
+
+/* FNV-1a: a cheap first comparison before strcmp. */
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
 }
 
 int db_broken(const srv_db *db)
@@ -191,8 +203,33 @@ PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *con
 {
     if (db->conn == NULL)
         return NULL;
-    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+    uint64_t h = text_hash(sql);
+    const char *name = NULL;
+    for (int i = 0; i < db->n_texts && name == NULL; i++)
+        if (db->texts[i].hash == h && strcmp(db->texts[i].sql, sql) == 0)
+            name = db->texts[i].name;
+    if (name == NULL && db->n_texts < DB_MAX_TEXT_STMTS) {
+        struct db_text_stmt *t = &db->texts[db->n_texts];
+        snprintf(t->name, sizeof(t->name), "t%d", db->n_texts);
+        if (!PQsendPrepare(db->conn, t->name, sql, nparams, NULL))
+            return NULL;
+        PGresult *r = collect(db);
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+            return r; /* the error (or NULL when the connection failed) */
+        PQclear(r);
+        t->sql = strdup(sql);
+        if (t->sql == NULL)
+            abort();
+        t->hash = h;
+        db->n_texts++;
+        name = t->name;
+    }
+    if (name != NULL) {
+        if (!PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0))
+            return NULL;
+    } else if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
         return NULL;
+    }
     return collect(db);
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define DB_MAX_STMTS 512
+#define DB_MAX_TEXT_STMTS 256
 
 typedef struct db_stmt {
     const char *sql; /* key: address of the SQL literal */
@@ -28,6 +29,14 @@ typedef struct srv_db {
     unsigned failures;       /* consecutive failed connects, for back-off */
     db_stmt stmts[DB_MAX_STMTS];
     int n_stmts;
+    /* Statements assembled at run time (list filters), prepared by their text:
+     * a bounded set of shapes, each planned once per connection. */
+    struct db_text_stmt {
+        char *sql;     /* malloc'ed copy */
+        uint64_t hash;
+        char name[12]; /* "t<n>" */
+    } texts[DB_MAX_TEXT_STMTS];
+    int n_texts;
     unsigned generation;     /* bumped at every new connection (session state is gone) */
     unsigned statement_timeout_ms; /* session default for statements outside transactions */
     uint64_t deadline_ms;    /* monotonic; 0: none. Waits for results end here */
@@ -49,7 +58,8 @@ int db_ensure(srv_db *db) CC_MUST_CHECK;
  * Returns the PGresult (caller clears) or NULL when the connection failed.
  */
 PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *params);
-/** Runs SQL text built at run time (not cached) with text parameters. */
+/** Runs SQL text built at run time with text parameters, prepared once per distinct
+ *  text on this connection (while fewer than DB_MAX_TEXT_STMTS; then unprepared). */
 PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params);
 /** Runs SQL text without parameters (BEGIN, COMMIT, ROLLBACK). */
 PGresult *db_simple(srv_db *db, const char *sql);
