@@ -30,6 +30,7 @@
 #include "concord/v1/wire.pb-c.h"
 #include "gateway.h"
 #include "gw_auth.h"
+#include "gw_route.h"
 #include "pjson.h"
 
 #define CSP                                                                                   \
@@ -224,11 +225,6 @@ static int header_get(h2o_req_t *req, const char *name, h2o_iovec_t *out)
 static int method_is(h2o_req_t *req, const char *m)
 {
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
-}
-
-static int path_is(h2o_iovec_t path, const char *p)
-{
-    return h2o_memis(path.base, path.len, p, strlen(p));
 }
 
 /* Media type of the body without parameters: "application/json; charset=utf-8" -> json. */
@@ -593,14 +589,8 @@ static uint32_t call_deadline(gateway *gw, h2o_req_t *req)
 
 static void handle_connect(gateway *gw, req_state *rs, h2o_req_t *req, h2o_iovec_t path)
 {
-    char name[256];
     const ProtobufCServiceDescriptor *svc = NULL;
-    const ProtobufCMethodDescriptor *m = NULL;
-    if (path.len - 1 < sizeof name) {
-        memcpy(name, path.base + 1, path.len - 1);
-        name[path.len - 1] = '\0';
-        m = cc_method_lookup(name, &svc);
-    }
+    const ProtobufCMethodDescriptor *m = gw_route_method(path.base, path.len, &svc);
     if (m == NULL) {
         send_error(req, 404, CC_UNIMPLEMENTED, "unknown method", NULL, 0);
         return;
@@ -658,7 +648,7 @@ static void handle_connect(gateway *gw, req_state *rs, h2o_req_t *req, h2o_iovec
     h2o_iovec_t v;
     if (header_get(req, "idempotency-key", &v) && v.len > 0 && v.len <= MAX_IDEMPOTENCY_KEY_LEN)
         idem = arena_strndup(&call->arena, v.base, v.len);
-    char *full = arena_strdup(&call->arena, name);
+    char *full = arena_strndup(&call->arena, path.base + 1, path.len - 1);
     call_start(call, full, payload, len, idem, call_deadline(gw, req));
 }
 
@@ -821,23 +811,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     gw->in_flight++;
 
     h2o_iovec_t path = req->path_normalized;
-    if (path.len > 12 && memcmp(path.base, "/concord.v1.", 12) == 0)
+    int get = method_is(req, "GET") || method_is(req, "HEAD");
+    switch (gw_route(path.base, path.len)) {
+    case GW_ROUTE_CONNECT:
         handle_connect(gw, rs, req, path);
-    else if (path_is(path, "/auth/login"))
+        break;
+    case GW_ROUTE_LOGIN:
         handle_login(gw, rs, req);
-    else if (path_is(path, "/auth/logout"))
+        break;
+    case GW_ROUTE_LOGOUT:
         handle_logout(gw, rs, req);
-    else if (path_is(path, "/auth/csrf"))
+        break;
+    case GW_ROUTE_CSRF:
         handle_csrf(gw, rs, req);
-    else if (path_is(path, "/healthz"))
-        method_is(req, "GET") || method_is(req, "HEAD") ? handle_healthz(gw, req)
-                                                        : method_not_allowed(req, "GET, HEAD");
-    else if (path_is(path, "/openapi.json"))
-        method_is(req, "GET") || method_is(req, "HEAD")
-            ? send_body(req, 200, "application/json", gw->openapi, gw->openapi_len)
+        break;
+    case GW_ROUTE_HEALTHZ:
+        get ? handle_healthz(gw, req) : method_not_allowed(req, "GET, HEAD");
+        break;
+    case GW_ROUTE_OPENAPI:
+        get ? send_body(req, 200, "application/json", gw->openapi, gw->openapi_len)
             : method_not_allowed(req, "GET, HEAD");
-    else
+        break;
+    case GW_ROUTE_STATIC:
         handle_static(gw, req, path);
+        break;
+    }
     return 0;
 }
 

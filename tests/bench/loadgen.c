@@ -9,12 +9,20 @@
  *   list    ListAccounts pages of 50; each pipeline slot walks the pages with
  *           the returned page token and starts over after the last page
  *   search  ListAccounts with a query picked at random from --query (comma list)
+ *   timeline
+ *           GetAccountTimeline pages of 50 of the account --account
  *   update  GetAccount then UpdateAccount (notes) with the version read; one
  *           operation is the pair, as a client does it; ABORTED (a concurrent
  *           writer won) is counted apart from errors
  *   idle    opens --connections TLS connections, makes one authenticated call
  *           on each (WhoAmI), writes --ready-file and holds them for --duration
  *   login   logs in and prints the session token (for other load tools)
+ *
+ * list, search and timeline take --skip-pages N: before the run one blocking
+ * connection walks N pages and every call then asks for page N+1 with the
+ * token found (N = 0: always the first page), so that a deep keyset page is
+ * measured on its own. --tag and --industry add those filters to list and
+ * search.
  *
  * Invariants: the loop is single-threaded, so no state is shared between
  * threads. Only operations that finish inside the measured window (after the
@@ -33,12 +41,14 @@
 #include <time.h>
 #include "concord_client.h"
 #include "concord/v1/account.pb-c.h"
+#include "concord/v1/activity.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 
 #define METHOD_GET "concord.v1.AccountService/GetAccount"
 #define METHOD_LIST "concord.v1.AccountService/ListAccounts"
 #define METHOD_UPDATE "concord.v1.AccountService/UpdateAccount"
 #define METHOD_WHOAMI "concord.v1.AuthService/WhoAmI"
+#define METHOD_TIMELINE "concord.v1.ActivityService/GetAccountTimeline"
 
 /* Latency histogram: 8 buckets per power of two of microseconds (about 9% wide). */
 #define HIST_SUB 8
@@ -50,7 +60,7 @@ typedef struct lg_hist {
     uint64_t max_us;
 } lg_hist;
 
-typedef enum { LG_GET, LG_LIST, LG_SEARCH, LG_UPDATE, LG_IDLE, LG_LOGIN } lg_method;
+typedef enum { LG_GET, LG_LIST, LG_SEARCH, LG_UPDATE, LG_IDLE, LG_LOGIN, LG_TIMELINE } lg_method;
 
 typedef struct lg_run lg_run;
 
@@ -83,6 +93,11 @@ struct lg_run {
     int n_queries;
     const char *ready_file;
     int connect_parallel;
+    const char *account;    /* timeline: the account */
+    const char *tag;        /* list, search: only accounts with this tag */
+    const char *industry;   /* list, search: only accounts in this industry */
+    int skip_pages;         /* -1: list walks the pages; else the fixed page after N */
+    char *fixed_token;      /* the token of that page; NULL for the first page */
 
     lg_conn *conns;
     lg_slot *slots;
@@ -227,7 +242,7 @@ static void on_simple_reply(cc_client *c, const cc_status *st, const uint8_t *pa
     lg_run *r = s->conn->run;
     if (st->code != CC_OK)
         note_error(r, "call", st);
-    else if (r->method == LG_LIST) {
+    else if (r->method == LG_LIST && r->skip_pages < 0) {
         /* Continue the walk where this page ended. */
         Concord__V1__ListAccountsResponse *resp =
             concord__v1__list_accounts_response__unpack(NULL, len, payload);
@@ -319,11 +334,24 @@ static void start_op(lg_slot *s)
     case LG_SEARCH: {
         Concord__V1__ListAccountsRequest req = CONCORD__V1__LIST_ACCOUNTS_REQUEST__INIT;
         req.page_size = 50;
-        if (r->method == LG_LIST && s->page_token)
+        if (r->skip_pages >= 0)
+            req.page_token = r->fixed_token;
+        else if (r->method == LG_LIST && s->page_token)
             req.page_token = s->page_token;
         if (r->method == LG_SEARCH)
             req.query = r->queries[lg_rand(r) % (uint64_t)r->n_queries];
+        req.tag = (char *)r->tag;
+        req.industry = (char *)r->industry;
         rc = send_call(s, METHOD_LIST, &req.base, on_simple_reply);
+        break;
+    }
+    case LG_TIMELINE: {
+        Concord__V1__GetAccountTimelineRequest req =
+            CONCORD__V1__GET_ACCOUNT_TIMELINE_REQUEST__INIT;
+        req.account_id = (char *)r->account;
+        req.page_size = 50;
+        req.page_token = r->fixed_token;
+        rc = send_call(s, METHOD_TIMELINE, &req.base, on_simple_reply);
         break;
     }
     default:
@@ -543,6 +571,77 @@ static int login(const cc_options *o, const char *user, const char *password, ch
     return *token ? 0 : CC_ENOMEM;
 }
 
+/*
+ * Walks r->skip_pages pages of the run's request on one blocking connection
+ * and keeps the token of the page after them in r->fixed_token (NULL when no
+ * page is skipped). Fails when the listing ends before that page.
+ */
+static int find_page(lg_run *r)
+{
+    if (r->skip_pages <= 0)
+        return 0;
+    cc_conn *conn = NULL;
+    char err[256] = "";
+    int rc = cc_connect(&r->opts, &conn, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "concord-loadgen: %s\n", err);
+        return rc;
+    }
+    cc_conn_set_token(conn, r->token);
+    char *token = NULL;
+    for (int page = 0; page < r->skip_pages && rc == 0; page++) {
+        ProtobufCMessage *resp = NULL;
+        const cc_status *st = NULL;
+        const char *next = NULL;
+        int code;
+        if (r->method == LG_TIMELINE) {
+            Concord__V1__GetAccountTimelineRequest req =
+                CONCORD__V1__GET_ACCOUNT_TIMELINE_REQUEST__INIT;
+            req.account_id = (char *)r->account;
+            req.page_size = 50;
+            req.page_token = token;
+            code = cc_invoke(conn, METHOD_TIMELINE, &req.base,
+                             &concord__v1__get_account_timeline_response__descriptor, &resp, &st);
+            if (code == CC_OK)
+                next = ((Concord__V1__GetAccountTimelineResponse *)resp)->next_page_token;
+        } else {
+            Concord__V1__ListAccountsRequest req = CONCORD__V1__LIST_ACCOUNTS_REQUEST__INIT;
+            req.page_size = 50;
+            req.page_token = token;
+            if (r->method == LG_SEARCH)
+                req.query = r->queries[0];
+            req.tag = (char *)r->tag;
+            req.industry = (char *)r->industry;
+            code = cc_invoke(conn, METHOD_LIST, &req.base,
+                             &concord__v1__list_accounts_response__descriptor, &resp, &st);
+            if (code == CC_OK)
+                next = ((Concord__V1__ListAccountsResponse *)resp)->next_page_token;
+        }
+        free(token);
+        token = NULL;
+        if (code != CC_OK) {
+            fprintf(stderr, "concord-loadgen: page %d: code %d: %s\n", page + 1, code,
+                    st ? st->message : "?");
+            rc = CC_EPROTO;
+        } else if (next == NULL || *next == '\0') {
+            fprintf(stderr, "concord-loadgen: only %d pages, cannot skip %d\n", page + 1,
+                    r->skip_pages);
+            rc = CC_EINVAL;
+        } else if ((token = strdup(next)) == NULL) {
+            rc = CC_ENOMEM;
+        }
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    cc_conn_free(conn);
+    if (rc != 0) {
+        free(token);
+        return rc;
+    }
+    r->fixed_token = token;
+    return 0;
+}
+
 static char *read_secret(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -563,7 +662,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: concord-loadgen --server HOST:PORT --ca FILE --user NAME --password-file FILE\n"
-            "         [--method get|list|search|update|idle|login] [--connections N] [--depth D]\n"
+            "         [--method get|list|search|update|timeline|idle|login] [--connections N]\n"
+            "         [--depth D] [--account ID] [--skip-pages N] [--tag T] [--industry I]\n"
             "         [--duration S] [--warmup S] [--id-min A --id-max B] [--query W1,W2,...]\n"
             "         [--server-name NAME] [--ready-file PATH] [--label TEXT]\n");
     exit(2);
@@ -574,6 +674,7 @@ static int parse_method(const char *s, lg_method *m)
     static const struct { const char *name; lg_method m; } names[] = {
         {"get", LG_GET}, {"list", LG_LIST}, {"search", LG_SEARCH},
         {"update", LG_UPDATE}, {"idle", LG_IDLE}, {"login", LG_LOGIN},
+        {"timeline", LG_TIMELINE},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(s, names[i].name) == 0) {
@@ -594,6 +695,8 @@ int main(int argc, char **argv)
         {"id-min", required_argument, NULL, 'i'},     {"id-max", required_argument, NULL, 'I'},
         {"query", required_argument, NULL, 'q'},      {"ready-file", required_argument, NULL, 'r'},
         {"label", required_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
+        {"account", required_argument, NULL, 'A'},    {"skip-pages", required_argument, NULL, 'S'},
+        {"tag", required_argument, NULL, 'T'},        {"industry", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     lg_run r;
@@ -606,6 +709,7 @@ int main(int argc, char **argv)
     r.id_min = 1;
     r.id_max = 1000;
     r.connect_parallel = 16;
+    r.skip_pages = -1;
     r.rng = (uint64_t)now_ns() | 1;
     const char *server = "127.0.0.1:7433", *user = NULL, *password_file = NULL, *label = NULL;
     char *query_list = NULL;
@@ -631,12 +735,20 @@ int main(int argc, char **argv)
         case 'q': query_list = optarg; break;
         case 'r': r.ready_file = optarg; break;
         case 'l': label = optarg; break;
+        case 'A': r.account = optarg; break;
+        case 'S': r.skip_pages = atoi(optarg); break;
+        case 'T': r.tag = optarg; break;
+        case 'D': r.industry = optarg; break;
         default: usage();
         }
     }
     if (user == NULL || password_file == NULL || r.n_conns < 1 || r.depth < 1 ||
         r.duration_s <= 0 || r.warmup_s < 0 || r.id_max < r.id_min)
         usage();
+    if (r.method == LG_TIMELINE && r.account == NULL) {
+        fprintf(stderr, "concord-loadgen: timeline needs --account\n");
+        usage();
+    }
     if (r.method == LG_SEARCH && query_list == NULL) {
         fprintf(stderr, "concord-loadgen: search needs --query\n");
         usage();
@@ -676,6 +788,9 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if ((r.method == LG_LIST || r.method == LG_SEARCH || r.method == LG_TIMELINE) &&
+        find_page(&r) != 0)
+        goto out;
 
     signal(SIGPIPE, SIG_IGN);
     r.loop = uv_default_loop();
@@ -718,7 +833,8 @@ int main(int argc, char **argv)
         uv_run(r.loop, UV_RUN_DEFAULT);
     }
 
-    static const char *const method_names[] = {"get", "list", "search", "update", "idle", "login"};
+    static const char *const method_names[] = {"get",  "list",  "search",  "update",
+                                               "idle", "login", "timeline"};
     if (r.method == LG_IDLE) {
         printf("result method=idle label=%s connections=%d held=%d failed=%d lost=%d errors=%llu\n",
                label ? label : "-", r.n_conns, r.n_ready, r.n_failed_conns, r.n_lost,
@@ -745,6 +861,7 @@ out:
     free(r.slots);
     free(r.conns);
     free(r.queries);
+    free(r.fixed_token);
     free(password);
     free(token);
     return rc;
