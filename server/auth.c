@@ -98,7 +98,10 @@ static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static cache_entry cache[CACHE_SLOTS];
 static unsigned cache_ttl_ms;
 
-void auth_cache_init(unsigned ttl_ms) { cache_ttl_ms = ttl_ms; }
+void auth_cache_init(unsigned ttl_ms)
+{
+    cache_ttl_ms = ttl_ms;
+}
 
 static size_t slot_of(const uint8_t *hash)
 {

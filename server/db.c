@@ -74,12 +74,18 @@ int db_ensure(srv_db *db)
              db->statement_timeout_ms);
     /* Keepalives and tcp_user_timeout bound how long a worker can wait on a
      * connection whose network path went silent (a blackhole): about 11 s. */
-    const char *keys[] = {"dbname",         "connect_timeout",     "application_name",
-                          "options",        "keepalives",          "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+    const char *keys[] = {"dbname",
+                          "connect_timeout",
+                          "application_name",
+                          "options",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
                           NULL};
-    const char *vals[] = {db->conninfo, timeout, "concordd", options, "1", "5", "2", "3",
-                          "10000", NULL};
+    const char *vals[] = {db->conninfo, timeout, "concordd", options, "1",
+                          "5",          "2",     "3",        "10000", NULL};
     /* expand_dbname=1: the first dbname value is parsed as the whole conninfo. */
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {

@@ -40,7 +40,7 @@ static int simple(srv_call *c, const char *sql)
     int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        int code = (r == NULL && c->db->timed_out)       ? CC_DEADLINE_EXCEEDED
+        int code = (r == NULL && c->db->timed_out)   ? CC_DEADLINE_EXCEEDED
                    : (r == NULL || db_broken(c->db)) ? CC_UNAVAILABLE
                                                      : srv_sqlstate_code(state);
         if (code == CC_UNAVAILABLE)

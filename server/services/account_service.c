@@ -299,11 +299,10 @@ static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
     const Concord__V1__GetAccountRequest *req = (const void *)in;
     /* One round trip: the account with its scores (one row per score, or one
      * row with NULL score columns). */
-    static const char sql[] =
-        "SELECT " ACCOUNT_COLS ", s.criterion, s.score, s.note, s.scored_by,"
-        " extract(epoch from s.scored_at)::text"
-        " FROM accounts a LEFT JOIN icp_scores s ON s.account_id = a.id"
-        " WHERE a.id = $1 ORDER BY s.criterion";
+    static const char sql[] = "SELECT " ACCOUNT_COLS ", s.criterion, s.score, s.note, s.scored_by,"
+                              " extract(epoch from s.scored_at)::text"
+                              " FROM accounts a LEFT JOIN icp_scores s ON s.account_id = a.id"
+                              " WHERE a.id = $1 ORDER BY s.criterion";
     int64_t id = srv_parse_id(c, "id", req->id);
     if (srv_check(c) != CC_OK)
         return c->code;
@@ -346,6 +345,103 @@ static const account_order orders[] = {
     {"create_time", "a.created_at", "timestamptz", COL_SORT_CREATED},
     {"update_time", "a.updated_at", "timestamptz", COL_SORT_UPDATED},
 };
+
+/*
+ * A search page in name order. The search table yields matching ids in
+ * (name_key, id) order after the page's position, SEARCH_BATCH at a time;
+ * only those accounts are read through the policy and the other filters, until
+ * the page is full. A page's cost is thus bounded by the matches it passes
+ * over, not by all matches. A caller who may see few of the matches is served
+ * by further batches, up to SEARCH_MAX_BATCHES per page; a page that ends
+ * there is shorter than page_size and continues after its last row.
+ */
+#define SEARCH_BATCH 500
+#define SEARCH_MAX_BATCHES 20
+
+static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req, int size,
+                       const char *where, const char **params, int np, const char *pat,
+                       const char *query, const char *tag, const char *after_id,
+                       ProtobufCMessage **out)
+{
+    static const char cand_sql[] =
+        "SELECT search_account_page(lower($1), $2, $3, $4::bigint, $5::int)";
+    Concord__V1__ListAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
+    concord__v1__list_accounts_response__init(resp);
+    resp->next_page_token = "";
+    if (req->include_total) {
+        const char *count_sql = arena_printf(
+            c->arena,
+            "SELECT count(*) FROM accounts a %s AND a.id IN (SELECT search_account_page("
+            "lower($%d), $%d, $%d, NULL, NULL))",
+            where, np + 1, np + 2, np + 3);
+        const char **cp = arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 3));
+        memcpy(cp, params, sizeof(char *) * (size_t)np);
+        cp[np] = pat;
+        cp[np + 1] = query;
+        cp[np + 2] = tag;
+        PGresult *r = srv_sql_dynamic(c, count_sql, np + 3, cp);
+        if (r == NULL)
+            return c->code;
+        resp->total_size = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    const char *sql = arena_printf(c->arena,
+                                   "SELECT " ACCOUNT_COLS " FROM accounts a %s"
+                                   " AND a.id = ANY($%d::bigint[])"
+                                   " ORDER BY a.name_key, a.id LIMIT $%d",
+                                   where, np + 1, np + 2);
+    const char **p = arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 2));
+    memcpy(p, params, sizeof(char *) * (size_t)np);
+    resp->accounts = arena_alloc(c->arena, sizeof(*resp->accounts) * (size_t)size);
+    const char *position = after_id;
+    const char *last_key = NULL; /* name_key of the last row shown */
+    int more = 1;                /* the search table may hold matches past position */
+    for (int batch = 0; batch < SEARCH_MAX_BATCHES && more && (int)resp->n_accounts <= size;
+         batch++) {
+        PGresult *cand =
+            srv_sql(c, cand_sql, 5, pat, query, tag, position, srv_i64(c, SEARCH_BATCH));
+        if (cand == NULL)
+            return c->code;
+        int n_cand = PQntuples(cand);
+        more = n_cand == SEARCH_BATCH;
+        if (n_cand == 0)
+            break;
+        srv_buf ids = {0};
+        srv_buf_put(c, &ids, "{", 1);
+        for (int i = 0; i < n_cand; i++) {
+            if (i)
+                srv_buf_put(c, &ids, ",", 1);
+            srv_buf_put(c, &ids, PQgetvalue(cand, i, 0), (size_t)PQgetlength(cand, i, 0));
+        }
+        srv_buf_put(c, &ids, "}", 1);
+        position = PQgetvalue(cand, n_cand - 1, 0);
+        int want = size + 1 - (int)resp->n_accounts;
+        p[np] = ids.data;
+        p[np + 1] = srv_i64(c, want);
+        PGresult *r = srv_sql_dynamic(c, sql, np + 2, p);
+        if (r == NULL)
+            return c->code;
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows; i++) {
+            if ((int)resp->n_accounts == size) {
+                more = 1; /* a visible row beyond this page exists */
+                break;
+            }
+            resp->accounts[resp->n_accounts++] = account_from_row(c, r, i);
+            position = resp->accounts[resp->n_accounts - 1]->id;
+            last_key = PQgetvalue(r, i, COL_SORT_NAME);
+        }
+        if ((int)resp->n_accounts == size && rows == want)
+            break;
+    }
+    /* The token holds the last row shown (name key and id), also after a page cut
+     * short by the batch bound. */
+    if (more && resp->n_accounts > 0)
+        resp->next_page_token = (char *)srv_page_token_encode(
+            c, arena_printf(c->arena, "%s" TAG_SEP "%s", last_key,
+                            resp->accounts[resp->n_accounts - 1]->id));
+    *out = &resp->base;
+    return CC_OK;
+}
 
 static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
@@ -416,6 +512,8 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         params[np++] = (value);                                                                    \
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl, fmt, np);                           \
     } while (0)
+    /* Text and tag search go through the search table (see search_page). */
+    const char *search_pat = NULL, *search_query = NULL, *search_tag = NULL;
     if (req->query && *req->query) {
         /* Wildcards in the text are matched literally. */
         size_t n = strlen(req->query);
@@ -429,14 +527,11 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         }
         *p++ = '%';
         *p = '\0';
-        params[np++] = pat;
-        params[np++] = req->query;
-        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
-                               " AND a.id IN (SELECT search_account_ids(lower($%d), $%d))",
-                               np - 1, np);
+        search_pat = pat;
+        search_query = req->query;
     }
     if (req->tag && *req->tag)
-        ADD_FILTER(" AND a.id IN (SELECT tagged_account_ids($%d))", req->tag);
+        search_tag = req->tag;
     if (req->department)
         ADD_FILTER(" AND (EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id"
                    " AND u.department = $%1$d) OR EXISTS (SELECT 1 FROM account_team t"
@@ -468,6 +563,21 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     if (!req->include_archived)
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl, " AND a.archived_at IS NULL");
     int n_filter = np;
+    int search = search_pat != NULL || search_tag != NULL;
+    if (search && ord == &orders[0] && !desc)
+        return search_page(c, req, size, where, params, np, search_pat, search_query, search_tag,
+                           after_id, out);
+    if (search) {
+        /* Other orders: every match, filtered by the policy, then sorted. */
+        params[np++] = search_pat;
+        params[np++] = search_query;
+        params[np++] = search_tag;
+        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
+                               " AND a.id IN (SELECT search_account_page("
+                               "lower($%d), $%d, $%d, NULL, NULL))",
+                               np - 2, np - 1, np);
+        n_filter = np;
+    }
 
     Concord__V1__ListAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
     concord__v1__list_accounts_response__init(resp);
@@ -486,9 +596,10 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         /* Spelled with plain comparisons (leakproof) so that the sort index
          * serves the page under row-level security; a row comparison would not. */
         const char *op = desc ? "<" : ">";
-        snprintf(keyset, sizeof(keyset),
-                 " AND %1$s %2$s= $%3$d::%4$s AND (%1$s %2$s $%3$d::%4$s OR a.id %2$s $%5$d::bigint)",
-                 ord->expr, op, np - 1, ord->cast, np);
+        snprintf(
+            keyset, sizeof(keyset),
+            " AND %1$s %2$s= $%3$d::%4$s AND (%1$s %2$s $%3$d::%4$s OR a.id %2$s $%5$d::bigint)",
+            ord->expr, op, np - 1, ord->cast, np);
     }
     params[np++] = srv_i64(c, size + 1);
     const char *sql =
@@ -525,8 +636,9 @@ static int apply_path(Concord__V1__Account *dst, const Concord__V1__Account *src
         return 0;                                                                                  \
     }
     COPY(name)
-    COPY(legal_name) COPY(industry) COPY(region) COPY(size_class) COPY(selling_mode)
-        COPY(business_model) COPY(parent_id) COPY(website) COPY(notes) COPY(owner_id)
+    COPY(legal_name)
+    COPY(industry) COPY(region) COPY(size_class) COPY(selling_mode) COPY(business_model)
+        COPY(parent_id) COPY(website) COPY(notes) COPY(owner_id)
 #undef COPY
             if (strcmp(path, "tags") == 0)
     {

@@ -56,6 +56,7 @@ CREATE TABLE account_search (
 );
 CREATE INDEX account_search_name ON account_search USING gin (name_key gin_trgm_ops);
 CREATE INDEX account_search_tags ON account_search USING gin (tags);
+CREATE INDEX account_search_order ON account_search (name_key, account_id);
 ALTER TABLE account_search ENABLE ROW LEVEL SECURITY;
 
 CREATE FUNCTION account_search_sync() RETURNS trigger
@@ -74,17 +75,21 @@ CREATE TRIGGER accounts_search_insert AFTER INSERT ON accounts
 CREATE TRIGGER accounts_search_update AFTER UPDATE ON accounts
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION account_search_sync();
 
--- Ids of accounts whose lower-case name matches a LIKE pattern or that carry a tag.
-CREATE FUNCTION search_account_ids(pattern text, tag text) RETURNS SETOF bigint
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp ROWS 200 AS $$
-    SELECT account_id FROM account_search WHERE name_key LIKE pattern
-    UNION
-    SELECT account_id FROM account_search WHERE tags @> ARRAY[tag]
-$$;
--- Ids of accounts carrying a tag.
-CREATE FUNCTION tagged_account_ids(tag text) RETURNS SETOF bigint
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp ROWS 200 AS $$
-    SELECT account_id FROM account_search WHERE tags @> ARRAY[tag]
+-- Ids of accounts matching a search, in (name_key, id) order, after the
+-- position of account after_id: the name matches a LIKE pattern or carries
+-- query_tag, and it carries required_tag when given. NULL pattern: no text
+-- condition; NULL after_id: from the start; NULL max_rows: all. Only ids leave
+-- the function: names stay behind the accounts policy.
+CREATE FUNCTION search_account_page(pattern text, query_tag text, required_tag text,
+                                    after_id bigint, max_rows int)
+    RETURNS SETOF bigint
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = concord, pg_temp ROWS 500 AS $$
+    SELECT s.account_id FROM account_search s
+     WHERE (pattern IS NULL OR s.name_key LIKE pattern OR s.tags @> ARRAY[query_tag])
+       AND (required_tag IS NULL OR s.tags @> ARRAY[required_tag])
+       AND (after_id IS NULL OR (s.name_key, s.account_id) >
+            (SELECT p.name_key, p.account_id FROM account_search p WHERE p.account_id = after_id))
+     ORDER BY s.name_key, s.account_id LIMIT max_rows
 $$;
 -- Accounts whose names resemble a name, most similar first (duplicate detection).
 CREATE FUNCTION similar_account_names(name text, min_similarity real, max_rows int)
@@ -94,7 +99,7 @@ CREATE FUNCTION similar_account_names(name text, min_similarity real, max_rows i
      WHERE s.name_key % lower(name) AND similarity(s.name_key, lower(name)) >= min_similarity
      ORDER BY sim DESC, s.account_id LIMIT max_rows
 $$;
-REVOKE ALL ON FUNCTION search_account_ids(text, text), tagged_account_ids(text),
+REVOKE ALL ON FUNCTION search_account_page(text, text, text, bigint, int),
     similar_account_names(text, real, int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION search_account_ids(text, text), tagged_account_ids(text),
+GRANT EXECUTE ON FUNCTION search_account_page(text, text, text, bigint, int),
     similar_account_names(text, real, int) TO concord_app;
