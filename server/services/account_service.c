@@ -630,18 +630,18 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
 /* Fields a client may change, by proto name; everything else in a mask is refused. */
 static int apply_path(Concord__V1__Account *dst, const Concord__V1__Account *src, const char *path)
 {
-#define COPY(f)                                                                                    \
-    if (strcmp(path, #f) == 0) {                                                                   \
-        dst->f = src->f;                                                                           \
-        return 0;                                                                                  \
+    /* clang-format off */
+#define COPY(f)                          \
+    if (strcmp(path, #f) == 0) {         \
+        dst->f = src->f;                 \
+        return 0;                        \
     }
-    COPY(name)
-    COPY(legal_name)
-    COPY(industry) COPY(region) COPY(size_class) COPY(selling_mode) COPY(business_model)
-        COPY(parent_id) COPY(website) COPY(notes) COPY(owner_id)
+    COPY(name) COPY(legal_name) COPY(industry) COPY(region) COPY(size_class)
+    COPY(selling_mode) COPY(business_model) COPY(parent_id) COPY(website) COPY(notes)
+    COPY(owner_id)
 #undef COPY
-            if (strcmp(path, "tags") == 0)
-    {
+    /* clang-format on */
+    if (strcmp(path, "tags") == 0) {
         dst->n_tags = src->n_tags;
         dst->tags = src->tags;
         return 0;
