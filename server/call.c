@@ -156,6 +156,17 @@ PGresult *srv_sql_dynamic(srv_call *c, const char *sql, int nparams, const char 
     return run_sql(c, sql, nparams, params, 0);
 }
 
+void srv_check_update(srv_call *c, const char *field, const void *resource,
+                      const Google__Protobuf__FieldMask *mask, int64_t version)
+{
+    if (resource == NULL)
+        srv_violation(c, field, "is required");
+    if (mask == NULL || mask->n_paths == 0)
+        srv_violation(c, "update_mask", "must name the fields to change");
+    if (version <= 0)
+        srv_violation(c, "version", "must be the version you read (1 or more)");
+}
+
 int srv_page_size(srv_call *c, const char *field, int requested)
 {
     if (requested < 0) {

@@ -21,6 +21,7 @@
 #include "arena.h"
 #include "cc_status.h"
 #include "db.h"
+#include "google/protobuf/field_mask.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "settings.h"
 #include <libpq-fe.h>
@@ -129,6 +130,14 @@ typedef struct srv_buf {
 } srv_buf;
 void srv_buf_put(srv_call *c, srv_buf *b, const char *s, size_t n);
 void srv_copy_escape(srv_call *c, srv_buf *b, const char *s);
+
+/**
+ * The checks every Update<X> request shares: the resource message is present
+ * (violation on field), the update_mask names at least one field, and the
+ * version read is 1 or more. Records violations; call srv_check after.
+ */
+void srv_check_update(srv_call *c, const char *field, const void *resource,
+                      const Google__Protobuf__FieldMask *mask, int64_t version);
 
 /** page_size rule of every list: default 50, at most 500; violation on field if negative. */
 int srv_page_size(srv_call *c, const char *field, int requested);

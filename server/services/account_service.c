@@ -658,12 +658,7 @@ static int update_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
         "   website = $9, tags = string_to_array($10, E'\\x1f'), notes = $11, owner_id = $12,"
         "   version = version + 1, updated_at = now()"
         " WHERE id = $13 RETURNING *) SELECT " ACCOUNT_COLS " FROM a";
-    if (req->account == NULL)
-        srv_violation(c, "account", "is required");
-    if (req->update_mask == NULL || req->update_mask->n_paths == 0)
-        srv_violation(c, "update_mask", "must name the fields to change");
-    if (req->version <= 0)
-        srv_violation(c, "version", "must be the version you read (1 or more)");
+    srv_check_update(c, "account", req->account, req->update_mask, req->version);
     if (srv_check(c) != CC_OK ||
         srv_account_access(c, "account.id", req->account->id, SRV_ACCESS_EDIT, NULL) != CC_OK)
         return c->code;

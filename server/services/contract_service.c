@@ -544,12 +544,7 @@ static int update_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         "   annual_value_minor = $4::bigint, currency = $5,"
         "   products = string_to_array($6, E'\\x1f'), version = version + 1, updated_at = now()"
         " WHERE id = $1 RETURNING *) SELECT " CONTRACT_COLS " FROM k";
-    if (req->contract == NULL)
-        srv_violation(c, "contract", "is required");
-    if (req->update_mask == NULL || req->update_mask->n_paths == 0)
-        srv_violation(c, "update_mask", "must name the fields to change");
-    if (req->version <= 0)
-        srv_violation(c, "version", "must be the version you read (1 or more)");
+    srv_check_update(c, "contract", req->contract, req->update_mask, req->version);
     if (srv_check(c) != CC_OK)
         return c->code;
     Concord__V1__Contract *before = load_contract(c, "contract.id", req->contract->id, 0);

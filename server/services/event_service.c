@@ -290,12 +290,7 @@ static int update_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         "   description = $4, event_date = $5::date, recurrence = $6, industry = $7,"
         "   account_id = $8::bigint, version = version + 1, updated_at = now()"
         " WHERE id = $9 RETURNING *) SELECT " EVENT_COLS " FROM e";
-    if (req->event == NULL)
-        srv_violation(c, "event", "is required");
-    if (req->update_mask == NULL || req->update_mask->n_paths == 0)
-        srv_violation(c, "update_mask", "must name the fields to change");
-    if (req->version <= 0)
-        srv_violation(c, "version", "must be the version you read (1 or more)");
+    srv_check_update(c, "event", req->event, req->update_mask, req->version);
     if (srv_check(c) != CC_OK)
         return c->code;
     Concord__V1__KeyEvent *before = load_writable_event(c, "event.id", req->event->id);

@@ -376,12 +376,7 @@ static int update_stakeholder(srv_call *c, const ProtobufCMessage *in, ProtobufC
         "   phone = $10, notes = $11, version = version + 1, updated_at = now()"
         " WHERE account_id = $12 AND id = $13 AND deleted_at IS NULL RETURNING *)"
         " SELECT " STAKEHOLDER_COLS " FROM s";
-    if (req->stakeholder == NULL)
-        srv_violation(c, "stakeholder", "is required");
-    if (req->update_mask == NULL || req->update_mask->n_paths == 0)
-        srv_violation(c, "update_mask", "must name the fields to change");
-    if (req->version <= 0)
-        srv_violation(c, "version", "must be the version you read (1 or more)");
+    srv_check_update(c, "stakeholder", req->stakeholder, req->update_mask, req->version);
     if (srv_check(c) != CC_OK)
         return c->code;
     PGresult *row;

@@ -265,12 +265,7 @@ static int update_tier_rule(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         "   min_stakeholders = $7, min_icp_total = $8, min_health = $9, active = $10,"
         "   version = version + 1, updated_at = now()"
         " WHERE id = $11 RETURNING *) SELECT " RULE_COLS " FROM r";
-    if (req->rule == NULL)
-        srv_violation(c, "rule", "is required");
-    if (req->update_mask == NULL || req->update_mask->n_paths == 0)
-        srv_violation(c, "update_mask", "must name the fields to change");
-    if (req->version <= 0)
-        srv_violation(c, "version", "must be the version you read (1 or more)");
+    srv_check_update(c, "rule", req->rule, req->update_mask, req->version);
     int64_t id = req->rule ? srv_parse_id(c, "rule.id", req->rule->id) : 0;
     if (srv_check(c) != CC_OK)
         return c->code;
