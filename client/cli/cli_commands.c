@@ -98,7 +98,9 @@ static const cli_flag account_list_flags[] = {
     {"size", "SIZE", "size_class", 0, "only this size class"},
     {"selling-mode", "MODE", "selling_mode", 0, "only this selling mode"},
     {"include-archived", NULL, "include_archived", 0, "include archived accounts"},
-    {"order-by", "ORDER", "order_by", 0, "name, create_time or update_time, \"desc\" appended"},
+    {"order-by", "ORDER", "order_by", 0,
+     "name, create_time, update_time or id, \"desc\" appended (default: name; id desc,"
+     " newest first, with --query)"},
     {"total", NULL, "include_total", 0, "also count every matching account"},
     PAGE_FLAGS,
     {0},

@@ -344,27 +344,33 @@ static const account_order orders[] = {
     {"name", "a.name_key", "text", COL_SORT_NAME},
     {"create_time", "a.created_at", "timestamptz", COL_SORT_CREATED},
     {"update_time", "a.updated_at", "timestamptz", COL_SORT_UPDATED},
+    {"id", "a.id", "bigint", 0},
 };
+#define ORDER_NAME (&orders[0])
+#define ORDER_ID (&orders[3])
 
 /*
- * A search page in name order. The search table yields matching ids in
- * (name_key, id) order after the page's position, SEARCH_BATCH at a time;
- * only those accounts are read through the policy and the other filters, until
- * the page is full. A page's cost is thus bounded by the matches it passes
- * over, not by all matches. A caller who may see few of the matches is served
- * by further batches, up to SEARCH_MAX_BATCHES per page; a page that ends
- * there is shorter than page_size and continues after its last row.
+ * A search page in name order or newest first. The search table yields
+ * matching ids in the page's order after its position (search_account_page,
+ * migration 0008, plans each call for its pattern); only those accounts are
+ * read through the policy and the other filters, until the page is full. The
+ * first batch asks for one page (plus the row that tells whether another
+ * follows), which is all a caller who sees every match needs; each further
+ * batch is four times larger, up to SEARCH_BATCH. A page's cost is thus
+ * bounded by the matches it passes over, not by all matches. After
+ * SEARCH_MAX_BATCHES a page ends shorter than page_size and its token
+ * continues after its last row.
  */
 #define SEARCH_BATCH 500
 #define SEARCH_MAX_BATCHES 20
 
 static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req, int size,
-                       const char *where, const char **params, int np, const char *pat,
-                       const char *query, const char *tag, const char *after_id,
+                       int newest, const char *where, const char **params, int np,
+                       const char *pat, const char *query, const char *tag, const char *after_id,
                        ProtobufCMessage **out)
 {
     static const char cand_sql[] =
-        "SELECT search_account_page(lower($1), $2, $3, $4::bigint, $5::int)";
+        "SELECT search_account_page(lower($1), $2, $3, $4::bigint, $5::int, $6::boolean)";
     Concord__V1__ListAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
     concord__v1__list_accounts_response__init(resp);
     resp->next_page_token = "";
@@ -372,7 +378,7 @@ static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req,
         const char *count_sql = arena_printf(
             c->arena,
             "SELECT count(*) FROM accounts a %s AND a.id IN (SELECT search_account_page("
-            "lower($%d), $%d, $%d, NULL, NULL))",
+            "lower($%d), $%d, $%d, NULL, NULL, false))",
             where, np + 1, np + 2, np + 3);
         const char **cp = arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 3));
         memcpy(cp, params, sizeof(char *) * (size_t)np);
@@ -387,22 +393,24 @@ static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req,
     const char *sql = arena_printf(c->arena,
                                    "SELECT " ACCOUNT_COLS " FROM accounts a %s"
                                    " AND a.id = ANY($%d::bigint[])"
-                                   " ORDER BY a.name_key, a.id LIMIT $%d",
-                                   where, np + 1, np + 2);
+                                   " ORDER BY %s LIMIT $%d",
+                                   where, np + 1, newest ? "a.id DESC" : "a.name_key, a.id",
+                                   np + 2);
     const char **p = arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 2));
     memcpy(p, params, sizeof(char *) * (size_t)np);
     resp->accounts = arena_alloc(c->arena, sizeof(*resp->accounts) * (size_t)size);
     const char *position = after_id;
-    const char *last_key = NULL; /* name_key of the last row shown */
+    const char *last_key = NULL; /* sort key of the last row shown */
     int more = 1;                /* the search table may hold matches past position */
+    int batch_rows = size + 1;
     for (int batch = 0; batch < SEARCH_MAX_BATCHES && more && (int)resp->n_accounts <= size;
          batch++) {
-        PGresult *cand =
-            srv_sql(c, cand_sql, 5, pat, query, tag, position, srv_i64(c, SEARCH_BATCH));
+        PGresult *cand = srv_sql(c, cand_sql, 6, pat, query, tag, position,
+                                 srv_i64(c, batch_rows), newest ? "true" : "false");
         if (cand == NULL)
             return c->code;
         int n_cand = PQntuples(cand);
-        more = n_cand == SEARCH_BATCH;
+        more = n_cand == batch_rows;
         if (n_cand == 0)
             break;
         srv_buf ids = {0};
@@ -428,13 +436,14 @@ static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req,
             }
             resp->accounts[resp->n_accounts++] = account_from_row(c, r, i);
             position = resp->accounts[resp->n_accounts - 1]->id;
-            last_key = PQgetvalue(r, i, COL_SORT_NAME);
+            last_key = newest ? position : PQgetvalue(r, i, COL_SORT_NAME);
         }
         if ((int)resp->n_accounts == size && rows == want)
             break;
+        batch_rows = batch_rows * 4 > SEARCH_BATCH ? SEARCH_BATCH : batch_rows * 4;
     }
-    /* The token holds the last row shown (name key and id), also after a page cut
-     * short by the batch bound. */
+    /* The token holds the last row shown (sort key and id), also after a page
+     * cut short by the batch bound. */
     if (more && resp->n_accounts > 0)
         resp->next_page_token = (char *)srv_page_token_encode(
             c, arena_printf(c->arena, "%s" TAG_SEP "%s", last_key,
@@ -448,9 +457,16 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     const Concord__V1__ListAccountsRequest *req = (const void *)in;
     int size = srv_page_size(c, "page_size", req->page_size);
 
-    /* order_by: "name" | "create_time" | "update_time", optionally " desc". */
-    const account_order *ord = &orders[0];
+    /* order_by: "name" | "create_time" | "update_time" | "id", optionally
+     * " desc". A text query without one lists newest first ("id desc"): that
+     * order finds a page of a common fragment's matches in bounded time at any
+     * table size, where name order must pass over every match (migration 0008). */
+    const account_order *ord = ORDER_NAME;
     int desc = 0;
+    if (!(req->order_by && *req->order_by) && req->query && *req->query) {
+        ord = ORDER_ID;
+        desc = 1;
+    }
     if (req->order_by && *req->order_by) {
         char field[32] = "";
         char dir[8] = "";
@@ -467,7 +483,7 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
             ord = NULL;
         if (ord == NULL)
             srv_violation(c, "order_by",
-                          "must be name, create_time or update_time, "
+                          "must be name, create_time, update_time or id, "
                           "optionally followed by desc");
     }
     if (!srv_enum_valid(&concord__v1__tier__descriptor, req->tier))
@@ -564,9 +580,9 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl, " AND a.archived_at IS NULL");
     int n_filter = np;
     int search = search_pat != NULL || search_tag != NULL;
-    if (search && ord == &orders[0] && !desc)
-        return search_page(c, req, size, where, params, np, search_pat, search_query, search_tag,
-                           after_id, out);
+    if (search && ((ord == ORDER_NAME && !desc) || (ord == ORDER_ID && desc)))
+        return search_page(c, req, size, ord == ORDER_ID, where, params, np, search_pat,
+                           search_query, search_tag, after_id, out);
     if (search) {
         /* Other orders: every match, filtered by the policy, then sorted. */
         params[np++] = search_pat;
@@ -574,7 +590,7 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         params[np++] = search_tag;
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
                                " AND a.id IN (SELECT search_account_page("
-                               "lower($%d), $%d, $%d, NULL, NULL))",
+                               "lower($%d), $%d, $%d, NULL, NULL, false))",
                                np - 2, np - 1, np);
         n_filter = np;
     }

@@ -98,6 +98,13 @@ out=$(cli -o json account list --query "$run" --page-size 2 --all) || true
 assert_eq 5 "$(jq '.accounts | length' <<<"$out")" "-o json --all merges the pages"
 assert_eq false "$(jq 'has("nextPageToken")' <<<"$out")" "the merged response has no next token"
 assert_eq '"5"' "$(cli -o json account list --query "$run" --total | jq -c .totalSize)" "--total"
+# With --query the default order is newest first; --order-by name sorts by name.
+assert_eq "$run Echo,$run Delta,$run Charlie,$run Bravo,$run Alpha" \
+    "$(cli -o json account list --query "$run" | jq -r '[.accounts[].name] | join(",")')" \
+    "--query lists newest first"
+assert_eq "$run Alpha,$run Bravo,$run Charlie,$run Delta,$run Echo" \
+    "$(cli -o json account list --query "$run" --order-by name | jq -r '[.accounts[].name] | join(",")')" \
+    "--query --order-by name lists by name"
 
 # Updates carry the version read; the mask holds exactly the flags given.
 out=$(cli -o json account update "$id" --version 1 --name "$run Alpha Two") || true

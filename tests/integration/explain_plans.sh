@@ -9,6 +9,9 @@
 # superuser in one transaction that is rolled back at the end, so other tests sharing the
 # environment never see them.
 #
+# The search table is read inside search_account_page (SECURITY DEFINER, its statement built
+# per call): auto_explain shows the plans of the statements it runs, checked the same way.
+#
 # A second check per query, "the scan is bounded", runs EXPLAIN ANALYZE and looks at how many
 # rows the plan read and threw away to produce one page. Where that is not yet so it is
 # reported as a TODO (docs/PERFORMANCE.md explains why) rather than a failure.
@@ -32,8 +35,9 @@ queries=(
     "list, keyset page by name|$list AND a.name_key >= 'lindenhof robotics'::text AND (a.name_key > 'lindenhof robotics'::text OR a.id > 500::bigint) $tail_name"
     "list by create_time desc|$list AND a.archived_at IS NULL ORDER BY a.created_at DESC, a.id DESC LIMIT 51"
     "list by update_time|$list AND a.archived_at IS NULL ORDER BY a.updated_at ASC, a.id ASC LIMIT 51"
-    "search (query)|$list AND a.id = ANY((SELECT array_agg(x) FROM search_account_page(lower('%energy 1999%'), 'energy 1999', NULL, NULL, 500) x)::bigint[]) $tail_name"
-    "filter tag|$list AND a.id = ANY((SELECT array_agg(x) FROM search_account_page(NULL, NULL, 'rare-tag', NULL, 500) x)::bigint[]) $tail_name"
+    "search (query), newest first|$list AND a.id = ANY((SELECT array_agg(x) FROM search_account_page(lower('%energy%'), 'energy', NULL, NULL, 51, true) x)::bigint[]) AND a.archived_at IS NULL ORDER BY a.id DESC LIMIT 51"
+    "search (query) by name|$list AND a.id = ANY((SELECT array_agg(x) FROM search_account_page(lower('%energy 1999%'), 'energy 1999', NULL, NULL, 51, false) x)::bigint[]) $tail_name"
+    "filter tag|$list AND a.id = ANY((SELECT array_agg(x) FROM search_account_page(NULL, NULL, 'rare-tag', NULL, 51, false) x)::bigint[]) $tail_name"
     "filter department|$list AND (EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id AND u.department = 'rnd') OR EXISTS (SELECT 1 FROM account_team t JOIN users u ON u.id = t.user_id WHERE t.account_id = a.id AND u.department = 'rnd')) $tail_name"
     "filter min_icp_total|$list AND a.icp_total >= 24::int $tail_name"
     "filter parent_id|$list AND a.parent_id = 7::bigint $tail_name"
@@ -55,9 +59,8 @@ else
     skip "timeline plans" "the activities table does not exist yet"
 fi
 
-# One session: load, analyze, become concord_app with the caller set, explain, roll back.
-script=$(test_tmpdir)/plans.sql
-{
+# The fixtures, loaded in a transaction that each session below rolls back.
+fixtures=$(
     cat <<EOF
 BEGIN;
 SET LOCAL search_path = concord;
@@ -65,6 +68,7 @@ INSERT INTO users (username, display_name, department, role, password_hash)
 SELECT 'plan-' || g, 'Plan User ' || g,
        (ARRAY['sales', 'presales', 'delivery', 'rnd', 'success'])[1 + g % 5], 'member', 'x'
   FROM generate_series(1, 20) g;
+WITH ins AS (
 INSERT INTO accounts (name, legal_name, industry, region, size_class, tags, notes, owner_id,
                       tier, stage)
 SELECT (ARRAY['Nordwind', 'Alpenblick', 'Kastanie', 'Lindenhof', 'Riverbend'])[1 + g % 5]
@@ -79,21 +83,32 @@ SELECT (ARRAY['Nordwind', 'Alpenblick', 'Kastanie', 'Lindenhof', 'Riverbend'])[1
        (SELECT id FROM users WHERE username = 'plan-' || (1 + g % 20)),
        CASE WHEN g % 50 = 0 THEN 'tier_s' WHEN g % 10 = 0 THEN 'tier_a' END,
        (ARRAY['prospect', 'onboarding', 'adoption', 'renewal', 'churned'])[1 + (g / 7) % 5]
-  FROM generate_series(1, 20000) g;
-UPDATE accounts SET parent_id = (SELECT min(id) FROM accounts) + 6
- WHERE id % 400 = 0 AND id <> (SELECT min(id) FROM accounts) + 6;
+  FROM generate_series(1, 20000) g
+RETURNING id)
+SELECT min(id) AS plan_first FROM ins \gset
+UPDATE accounts SET parent_id = :plan_first + 6
+ WHERE id >= :plan_first AND id % 400 = 0 AND id <> :plan_first + 6;
 EOF
     if [ "$has_activities" = t ]; then
         cat <<EOF
 INSERT INTO activities (account_id, kind, subject, notes, occur_time, created_by)
-SELECT (SELECT min(id) FROM accounts) + g % 300, 'meeting', 'Status meeting ' || g,
+SELECT :plan_first + g % 300, 'meeting', 'Status meeting ' || g,
        'We discussed the rollout.', timestamptz '2024-01-01' + g * interval '7 minutes', $admin_id
   FROM generate_series(1, 60000) g;
 EOF
     fi
     echo "ANALYZE accounts;"
+    echo "ANALYZE account_search;"
     echo "ANALYZE users;"
     [ "$has_activities" = t ] && echo "ANALYZE activities;"
+)
+caller="SELECT set_config('concord.user_id', '$admin_id', true), set_config('concord.role', 'admin', true),
+       set_config('concord.department', 'sales', true) \\g /dev/null"
+
+# One session: load, analyze, become concord_app with the caller set, explain, roll back.
+script=$(test_tmpdir)/plans.sql
+{
+    printf '%s\n' "$fixtures"
     cat <<EOF
 SET LOCAL ROLE concord_app;
 SELECT set_config('concord.user_id', '$admin_id', true), set_config('concord.role', 'admin', true),
@@ -103,7 +118,7 @@ EOF
         name=${q%%|*}
         sql=${q#*|}
         # The timeline and account ids above are relative to the loaded rows.
-        sql=${sql//x.account_id = 42/x.account_id = (SELECT min(id) + 42 FROM accounts)}
+        sql=${sql//x.account_id = 42/x.account_id = :plan_first + 42}
         echo "\\echo '==== $name'"
         echo "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $sql;"
     done
@@ -112,20 +127,13 @@ EOF
 
 out=$(psql_super -X -f "$script" 2>&1) || fail "running the plans failed" "$out"
 
-# Splits the output by the ==== markers and checks each plan.
-for q in "${queries[@]}"; do
-    name=${q%%|*}
-    plan=$(printf '%s\n' "$out" | awk -v n="==== $name" '
-        $0 == n { on = 1; next } /^==== / { on = 0 } on')
-    if [ -z "$plan" ]; then
-        not_ok "$name: has a plan" "no plan in the output:
-$out"
-        continue
-    fi
-    if printf '%s\n' "$plan" | grep -qE 'Seq Scan on (accounts|activities)'; then
-        not_ok "$name: no sequential scan of accounts or activities" "$plan"
+# check_plan NAME PLAN: no sequential scan of the big tables; a bounded scan.
+check_plan() {
+    local name=$1 plan=$2 removed
+    if printf '%s\n' "$plan" | grep -qE 'Seq Scan on (accounts|activities|account_search)'; then
+        not_ok "$name: no sequential scan of accounts, activities or account_search" "$plan"
     else
-        ok "$name: no sequential scan of accounts or activities"
+        ok "$name: no sequential scan of accounts, activities or account_search"
     fi
     # Rows read and thrown away by filters (RLS included) on the way to one page.
     removed=$(printf '%s\n' "$plan" | sed -n 's/.*Rows Removed by Filter: \([0-9]*\).*/\1/p' |
@@ -138,6 +146,73 @@ $out"
         echo "not ok $_ct_num - $name: the scan is bounded # TODO $removed rows filtered out for one page"
         printf '%s\n' "$plan" | sed 's/^/#   /'
     fi
+}
+
+# Splits the output by the ==== markers and checks each plan.
+for q in "${queries[@]}"; do
+    name=${q%%|*}
+    plan=$(printf '%s\n' "$out" | awk -v n="==== $name" '
+        $0 == n { on = 1; next } /^==== / { on = 0 } on')
+    if [ -z "$plan" ]; then
+        not_ok "$name: has a plan" "no plan in the output:
+$out"
+        continue
+    fi
+    check_plan "$name" "$plan"
+done
+
+# The statements search_account_page runs, per kind of search: name|arguments|the index the
+# plan must read the search table with (a common fragment newest first walks the primary key
+# backwards; a rare one uses the trigram index; a common tag in name order walks the name
+# index; a rare tag uses the tag index).
+searches=(
+    "common fragment, newest first|lower('%energy%'), 'energy', NULL, NULL, 51, true|account_search_pkey"
+    "common fragment, newest first, next page|lower('%energy%'), 'energy', NULL, :plan_first + 19500, 51, true|account_search_pkey"
+    "rare fragment, newest first|lower('%energy 1999%'), 'energy 1999', NULL, NULL, 51, true|account_search_name"
+    "rare fragment by name|lower('%energy 1999%'), 'energy 1999', NULL, NULL, 51, false|account_search_name"
+    "fragment that is also a tag|lower('%pilot%'), 'pilot', NULL, NULL, 51, true|account_search_pkey"
+    "common tag by name|NULL, NULL, 'partner', NULL, 51, false|account_search_order"
+    "common tag by name, next page|NULL, NULL, 'partner', :plan_first + 900, 51, false|account_search_order"
+    "rare tag by name|NULL, NULL, 'rare-tag', NULL, 51, false|account_search_tags"
+)
+# auto_explain reports the plan of every statement a function runs as a notice; the markers
+# go to standard error too (\warn), so that one stream keeps them in order.
+script=$(test_tmpdir)/search-plans.sql
+{
+    printf '%s\n' "$fixtures"
+    cat <<EOF
+LOAD 'auto_explain';
+SET LOCAL auto_explain.log_min_duration = 0;
+SET LOCAL auto_explain.log_nested_statements = on;
+SET LOCAL auto_explain.log_analyze = on;
+SET LOCAL auto_explain.log_timing = off;
+SET LOCAL auto_explain.log_level = notice;
+SET LOCAL ROLE concord_app;
+$caller
+EOF
+    for q in "${searches[@]}"; do
+        IFS='|' read -r name args _ <<<"$q"
+        echo "\\warn '==== $name'"
+        echo "SELECT count(*) FROM search_account_page($args);"
+    done
+    echo "ROLLBACK;"
+} >"$script"
+out=$(psql_super -X -q -f "$script" 2>&1 >/dev/null) || fail "running the search plans failed" "$out"
+for q in "${searches[@]}"; do
+    IFS='|' read -r name args index <<<"$q"
+    # The plan of the statement built inside the function: from its Query Text to the next notice.
+    plan=$(printf '%s\n' "$out" | awk -v n="==== $name" '
+        $0 == n { on = 1; next } /^==== / { on = 0 }
+        on && /NOTICE:/ { keep = 0 }
+        on && /Query Text: SELECT s.account_id/ { keep = 1 }
+        on && keep')
+    if [ -z "$plan" ]; then
+        not_ok "search table, $name: has a plan" "no plan in the output:
+$out"
+        continue
+    fi
+    check_plan "search table, $name" "$plan"
+    assert_contains "$plan" "$index" "search table, $name: read through $index"
 done
 
 done_testing

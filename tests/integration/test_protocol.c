@@ -263,36 +263,41 @@ static void list_paginates_with_filters(void **state)
         assert_int_equal(code, CC_OK);
         protobuf_c_message_free_unpacked(&a->base, NULL);
     }
+    /* With a query the default order is newest first; by name on request. */
     Concord__V1__ListAccountsRequest req = CONCORD__V1__LIST_ACCOUNTS_REQUEST__INIT;
     req.query = prefix;
     req.page_size = 2;
     req.include_total = 1;
-    char seen[5][96];
-    int n = 0;
-    char token[512] = "";
-    for (int page = 0; page < 4; page++) {
-        req.page_token = token;
-        ProtobufCMessage *resp = NULL;
-        int code = cc_invoke(c, "concord.v1.AccountService/ListAccounts", &req.base,
-                             &concord__v1__list_accounts_response__descriptor, &resp, NULL);
-        assert_int_equal(code, CC_OK);
-        Concord__V1__ListAccountsResponse *lr = (void *)resp;
-        assert_int_equal(lr->total_size, 5);
-        for (size_t i = 0; i < lr->n_accounts; i++) {
-            assert_true(n < 5);
-            snprintf(seen[n++], sizeof(seen[0]), "%s", lr->accounts[i]->name);
+    for (int by_name = 0; by_name < 2; by_name++) {
+        req.order_by = by_name ? "name" : "";
+        char seen[5][96];
+        int n = 0;
+        char token[512] = "";
+        for (int page = 0; page < 4; page++) {
+            req.page_token = token;
+            ProtobufCMessage *resp = NULL;
+            int code = cc_invoke(c, "concord.v1.AccountService/ListAccounts", &req.base,
+                                 &concord__v1__list_accounts_response__descriptor, &resp, NULL);
+            assert_int_equal(code, CC_OK);
+            Concord__V1__ListAccountsResponse *lr = (void *)resp;
+            assert_int_equal(lr->total_size, 5);
+            for (size_t i = 0; i < lr->n_accounts; i++) {
+                assert_true(n < 5);
+                snprintf(seen[n++], sizeof(seen[0]), "%s", lr->accounts[i]->name);
+            }
+            snprintf(token, sizeof(token), "%s", lr->next_page_token);
+            protobuf_c_message_free_unpacked(resp, NULL);
+            if (token[0] == '\0')
+                break;
         }
-        snprintf(token, sizeof(token), "%s", lr->next_page_token);
-        protobuf_c_message_free_unpacked(resp, NULL);
-        if (token[0] == '\0')
-            break;
+        assert_int_equal(n, 5);
+        for (int i = 0; i < 5; i++) {
+            char want[96];
+            snprintf(want, sizeof(want), "%s %c", prefix, by_name ? 'A' + i : 'E' - i);
+            assert_string_equal(seen[i], want);
+        }
     }
-    assert_int_equal(n, 5);
-    for (int i = 0; i < 5; i++) {
-        char want[96];
-        snprintf(want, sizeof(want), "%s %c", prefix, 'A' + i);
-        assert_string_equal(seen[i], want);
-    }
+    req.order_by = "";
     /* A forged page token is named. */
     req.page_token = "garbage";
     const cc_status *st;
