@@ -138,4 +138,26 @@ int cc_invoke_raw(cc_conn *c, const char *method, const uint8_t *payload, size_t
 /** Closes and frees. Accepts NULL. */
 void cc_conn_free(cc_conn *c);
 
+/*
+ * Pipelined calls on a blocking connection (bulk imports): several calls in
+ * flight at once, answered through callbacks that run only inside
+ * cc_conn_poll (or cc_conn_free, with UNAVAILABLE), never behind the caller's
+ * back. The token and the idempotency key are those of cc_invoke.
+ */
+/**
+ * Sends a call and returns at once; payload is copied. cb runs exactly once,
+ * from cc_conn_poll, with the status and the encoded response (borrowed
+ * until it returns). Reconnects first when the connection was lost and no
+ * call is in flight. Returns 0 or CC_E* (CC_ECLOSED: not connected,
+ * CC_ETOOBIG, CC_ENOMEM), in which case cb will not run.
+ */
+int cc_conn_start(cc_conn *c, const char *method, const uint8_t *payload, size_t len,
+                  cc_reply_cb cb, void *ud) CC_MUST_CHECK;
+/**
+ * Runs the connection: with wait, until at least one event happened (a reply,
+ * a write finished); without, only what is ready now. Returns the number of
+ * calls still in flight.
+ */
+size_t cc_conn_poll(cc_conn *c, int wait);
+
 #endif

@@ -3,8 +3,9 @@
  * loop, run until the answer is there.
  *
  * Invariants:
- *  - The private loop runs only inside cc_connect, cc_invoke* and
- *    cc_conn_free, so callbacks never run behind the caller's back.
+ *  - The private loop runs only inside cc_connect, cc_invoke*, cc_conn_start,
+ *    cc_conn_poll and cc_conn_free, so callbacks never run behind the
+ *    caller's back.
  *  - cli is NULL or a client that connected once; a client found lost at the
  *    start of a call is closed and replaced by a new connection, once per
  *    call. A call that fails after it was sent is never repeated: it may have
@@ -309,6 +310,41 @@ int cc_invoke(cc_conn *c, const char *method, const ProtobufCMessage *req,
         return status_local(c, CC_INTERNAL, m);
     }
     return CC_OK;
+}
+
+int cc_conn_start(cc_conn *c, const char *method, const uint8_t *payload, size_t len,
+                  cc_reply_cb cb, void *ud)
+{
+    char *idem = c->idem;
+    c->idem = NULL;
+    /* Notice a server that went away; calls already in flight then end with
+     * UNAVAILABLE in their callbacks, so a new connection is made only when
+     * none is left on the old one. */
+    if (c->cli != NULL)
+        uv_run(&c->loop, UV_RUN_NOWAIT);
+    if (c->cli == NULL || !cc_client_ready(c->cli)) {
+        if (c->cli != NULL && cc_client_in_flight(c->cli) > 0) {
+            free(idem);
+            return CC_ECLOSED;
+        }
+        drop_client(c);
+        if (connect_once(c) < 0) {
+            free(idem);
+            return CC_ECLOSED;
+        }
+    }
+    int rc = cc_client_call(c->cli, method, payload, len, c->token, idem, 0, cb, ud);
+    free(idem);
+    return rc;
+}
+
+size_t cc_conn_poll(cc_conn *c, int wait)
+{
+    if (c->cli == NULL)
+        return 0;
+    size_t n = cc_client_in_flight(c->cli);
+    uv_run(&c->loop, wait && n > 0 ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    return c->cli ? cc_client_in_flight(c->cli) : 0;
 }
 
 void cc_conn_free(cc_conn *c)

@@ -1023,19 +1023,49 @@ static int get_account_hierarchy(srv_call *c, const ProtobufCMessage *in, Protob
 
 #define BULK_MAX 10000
 
+/* Appends s to an array literal as one element: quoted, with " and \ escaped; NULL unquoted. */
+static void bulk_array_put(srv_call *c, srv_buf *b, const char *s)
+{
+    if (b->len > 1)
+        srv_buf_put(c, b, ",", 1);
+    if (s == NULL) {
+        srv_buf_put(c, b, "NULL", 4);
+        return;
+    }
+    srv_buf_put(c, b, "\"", 1);
+    for (;;) {
+        size_t n = strcspn(s, "\"\\");
+        srv_buf_put(c, b, s, n);
+        if (s[n] == '\0')
+            break;
+        srv_buf_put(c, b, "\\", 1);
+        srv_buf_put(c, b, s + n, 1);
+        s += n + 1;
+    }
+    srv_buf_put(c, b, "\"", 1);
+}
+
+/*
+ * The rows travel as one array parameter per column and are unnested in
+ * request order. This replaced COPY into a temporary table: creating and
+ * dropping that table in every call churned the catalog and forced the
+ * INSERT to be planned again each time (its table was new), about a fifth of
+ * PostgreSQL's time per batch; the prepared INSERT now keeps its plan.
+ */
 static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__BulkCreateAccountsRequest *req = (const void *)in;
-    static const char temp[] =
-        "CREATE TEMP TABLE bulk_accounts (ord int, name text, legal_name text, industry text,"
-        " region text, size_class text, selling_mode text, business_model text,"
-        " parent_id bigint, website text, tags text, notes text, owner_id bigint) ON COMMIT DROP";
     static const char insert[] =
         "INSERT INTO accounts (name, legal_name, industry, region, size_class, selling_mode,"
         "   business_model, parent_id, website, tags, notes, owner_id)"
-        " SELECT name, legal_name, industry, region, size_class, selling_mode, business_model,"
-        "   parent_id, website, string_to_array(tags, E'\\x1f'), notes, owner_id"
-        " FROM bulk_accounts ORDER BY ord RETURNING id";
+        " SELECT t.name, t.legal_name, t.industry, t.region, t.size_class, t.selling_mode,"
+        "   t.business_model, t.parent_id, t.website, string_to_array(t.tags, E'\\x1f'),"
+        "   t.notes, t.owner_id"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        "   $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])"
+        "   WITH ORDINALITY AS t(name, legal_name, industry, region, size_class, selling_mode,"
+        "     business_model, parent_id, website, tags, notes, owner_id, ord)"
+        " ORDER BY t.ord RETURNING id";
     if (req->n_accounts == 0)
         srv_violation(c, "accounts", "must hold at least one account");
     if (req->n_accounts > BULK_MAX)
@@ -1052,27 +1082,20 @@ static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, Protobu
     }
     if (srv_check(c) != CC_OK)
         return c->code;
-    srv_buf buf = {0};
+    srv_buf cols[ACCOUNT_PARAMS] = {{0}};
     const char *p[ACCOUNT_PARAMS];
+    for (int k = 0; k < ACCOUNT_PARAMS; k++)
+        srv_buf_put(c, &cols[k], "{", 1);
     for (size_t i = 0; i < req->n_accounts; i++) {
         account_params(c, req->accounts[i], p);
-        char ord[24];
-        int n = snprintf(ord, sizeof(ord), "%zu", i);
-        srv_buf_put(c, &buf, ord, (size_t)n);
-        for (int k = 0; k < ACCOUNT_PARAMS; k++) {
-            srv_buf_put(c, &buf, "\t", 1);
-            srv_copy_escape(c, &buf, p[k]);
-        }
-        srv_buf_put(c, &buf, "\n", 1);
+        for (int k = 0; k < ACCOUNT_PARAMS; k++)
+            bulk_array_put(c, &cols[k], p[k]);
     }
-    if (srv_sql(c, temp, 0) == NULL ||
-        srv_copy_in(c,
-                    "COPY bulk_accounts (ord, name, legal_name, industry, region, size_class,"
-                    " selling_mode, business_model, parent_id, website, tags, notes, owner_id)"
-                    " FROM STDIN",
-                    buf.data, buf.len) != CC_OK)
-        return c->code;
-    PGresult *r = srv_sql(c, insert, 0);
+    for (int k = 0; k < ACCOUNT_PARAMS; k++) {
+        srv_buf_put(c, &cols[k], "}", 1);
+        p[k] = cols[k].data;
+    }
+    PGresult *r = srv_sqlv(c, insert, ACCOUNT_PARAMS, p);
     if (r == NULL)
         return explain_fk(c);
     Concord__V1__BulkCreateAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));

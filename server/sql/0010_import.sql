@@ -1,0 +1,13 @@
+-- Bulk import: the search table without a foreign key to accounts.
+--
+-- account_search rows are written only by the accounts triggers of 0002
+-- (SECURITY DEFINER, from the accounts rows just inserted or updated);
+-- concord_app can neither write the table (row-level security with no policy)
+-- nor delete accounts (no DELETE grant). The foreign key therefore re-checks,
+-- once per row and with a query of its own, what the trigger guarantees: in a
+-- bulk import that check was about a sixth of PostgreSQL's time per account
+-- (perf and backend CPU time, 20,000-row inserts; see docs/PERFORMANCE.md,
+-- "Bulk import"). Search functions read accounts through the accounts table
+-- after finding ids here, so a search row can never show an account that does
+-- not exist.
+ALTER TABLE account_search DROP CONSTRAINT account_search_account_id_fkey;
