@@ -25,6 +25,7 @@
 /* Batches in flight at once: two keep both CPUs of a small server busy; more
  * only queue on the server. */
 #define IMPORT_DEPTH 2
+#define IMPORT_MAX_BYTES (3u << 20) /* JSON text per batch; concordd takes 4 MiB per call */
 
 typedef enum { BATCH_SENT, BATCH_DONE, BATCH_REFUSED } batch_state;
 
@@ -270,7 +271,7 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
     arena batch_arena;
     arena_init(&batch_arena, 1 << 20);
     char *line = NULL;
-    size_t cap = 0, lineno = 0, n = 0;
+    size_t cap = 0, lineno = 0, n = 0, bytes = 0;
     s.start = s.last_progress = now_s();
     ssize_t len;
     if (items == NULL || lines == NULL) {
@@ -290,6 +291,21 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
             line[--len] = '\0';
         if (len == 0)
             continue;
+        /* A batch also ends before it could outgrow one call (records with long
+         * notes). A record's protobuf encoding is never longer than its JSON line. */
+        if (n > 0 && bytes + (size_t)len > IMPORT_MAX_BYTES) {
+            rc = send_batch(&s, items, lines, n);
+            lines = malloc(sizeof(*lines) * batch);
+            n = 0;
+            bytes = 0;
+            arena_reset(&batch_arena);
+            if (rc != CLI_EXIT_OK)
+                break;
+            if (lines == NULL) {
+                rc = cli_error("out of memory");
+                break;
+            }
+        }
         ProtobufCMessage *m = NULL;
         pjson_error jerr;
         if (pjson_decode(imp->item, line, (size_t)len, arena_pbc(&batch_arena), &m, &jerr) != 0) {
@@ -300,11 +316,13 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
         }
         lines[n] = lineno;
         items[n++] = m;
+        bytes += (size_t)len;
         if (n == batch) {
             rc = send_batch(&s, items, lines, n);
             /* The encoded batch travels on its own: the records can go. */
             lines = malloc(sizeof(*lines) * batch);
             n = 0;
+            bytes = 0;
             arena_reset(&batch_arena);
             if (rc != CLI_EXIT_OK)
                 break;

@@ -3,27 +3,17 @@
  * `concord activity create|get|list|import` and `concord account timeline`.
  *
  * Hooks cover what a row cannot say: the time of an activity (--at, RFC 3339,
- * default now), the timeline's repeated --type filter, and the import, which
- * streams an NDJSON file to BulkCreateActivities in batches. An import is all
- * or nothing per batch: batches before a failed one stay imported, the failed
- * one wrote nothing, and the run stops there naming the lines concerned.
+ * default now) and the timeline's repeated --type filter. The import is the
+ * shared NDJSON importer (cli_import.c) on BulkCreateActivities.
  */
 #include "cli.h"
 #include "concord/v1/activity.pb-c.h"
-#include "concord/v1/auth.pb-c.h"
-#include "pjson.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
-
-/* Activities per BulkCreateActivities call, and the request size that also
- * ends a batch (below the server's default 4 MiB frame limit). */
-enum { IMPORT_BATCH = 5000 };
-#define IMPORT_MAX_BYTES (3u << 20)
 
 static const cli_flag create_flags[] = {
     {"account", "ID", "activity.account_id", CLI_F_REQUIRED, "the account"},
@@ -196,203 +186,24 @@ static int timeline_prepare(cli_ctx *ctx, ProtobufCMessage *m)
 
 /* ---- import ---------------------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int blank(const char *s)
-{
-    for (; *s; s++)
-        if (!isspace((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* The number of non-blank lines of a regular file (read twice), else 0 (unknown). */
-static size_t count_lines(FILE *f)
-{
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        return 0; /* a pipe cannot be read twice */
-    size_t n = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) >= 0)
-        n += !blank(line);
-    free(line);
-    if (fseek(f, 0, SEEK_SET) != 0)
-        return 0;
-    return n;
-}
-
-/* One batch being filled: decoded activities and their line numbers. */
-typedef struct import_batch {
-    Concord__V1__Activity *items[IMPORT_BATCH];
-    size_t lines[IMPORT_BATCH];
-    size_t n;
-    size_t bytes;
-} import_batch;
-
-static void batch_clear(import_batch *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        protobuf_c_message_free_unpacked(&b->items[i]->base, NULL);
-    b->n = 0;
-    b->bytes = 0;
-}
-
-/* Rewrites "activities[7].subject" as "line 1234: activities[7].subject" for people. */
-static void print_mapped(const import_batch *b, const char *text, const char *description)
-{
-    const char *p = strstr(text, "activities[");
-    if (p) {
-        char *end;
-        errno = 0;
-        unsigned long i = strtoul(p + 11, &end, 10);
-        if (errno == 0 && *end == ']' && i < b->n) {
-            fprintf(stderr, "  line %zu: %s%s%s\n", b->lines[i], text, description ? ": " : "",
-                    description ? description : "");
-            return;
-        }
-    }
-    fprintf(stderr, "  %s%s%s\n", text, description ? ": " : "", description ? description : "");
-}
-
-/* Sends one batch; on failure explains it line by line and returns the exit code. */
-static int batch_send(cli_ctx *ctx, import_batch *b, size_t *imported)
-{
-    if (b->n == 0)
-        return CLI_EXIT_OK;
-    Concord__V1__BulkCreateActivitiesRequest req =
-        CONCORD__V1__BULK_CREATE_ACTIVITIES_REQUEST__INIT;
-    req.activities = b->items;
-    req.n_activities = b->n;
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st = NULL;
-    int code = cc_invoke(ctx->conn, "concord.v1.ActivityService/BulkCreateActivities", &req.base,
-                         &concord__v1__bulk_create_activities_response__descriptor, &resp, &st);
-    if (code != CC_OK) {
-        if (b->n == 1)
-            fprintf(stderr, "concord: the batch of line %zu failed", b->lines[0]);
-        else
-            fprintf(stderr, "concord: the batch of lines %zu-%zu failed", b->lines[0],
-                    b->lines[b->n - 1]);
-        fprintf(stderr,
-                " and nothing of it was imported (%zu activities were imported before "
-                "it)\n",
-                *imported);
-        size_t nv = st ? st->n_violations : 0;
-        const char *msg = st && st->message ? st->message : "";
-        /* One violation is the message itself: say it once, with its line. */
-        fprintf(stderr, "concord: %s%s%s\n", cc_code_name(code), nv == 1 ? "" : ": ",
-                nv == 1 ? "" : msg);
-        if (nv == 0 && msg[0])
-            print_mapped(b, msg, NULL);
-        for (size_t i = 0; i < nv; i++)
-            print_mapped(b, st->violations[i]->field, st->violations[i]->description);
-        return cli_exit_for(code);
-    }
-    *imported += (size_t)((Concord__V1__BulkCreateActivitiesResponse *)resp)->created;
-    protobuf_c_message_free_unpacked(resp, NULL);
-    batch_clear(b);
-    return CLI_EXIT_OK;
-}
-
-/*
- * Makes one small authenticated call first: the server accepts only small
- * frames until a connection has authenticated, and a bad token should stop
- * the import before it reads the file.
- */
-static int import_hello(cli_ctx *ctx)
-{
-    Concord__V1__WhoAmIRequest req = CONCORD__V1__WHO_AM_IREQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st = NULL;
-    int code = cc_invoke(ctx->conn, "concord.v1.AuthService/WhoAmI", &req.base,
-                         &concord__v1__who_am_iresponse__descriptor, &resp, &st);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    return code == CC_OK ? CLI_EXIT_OK : cli_fail_status(ctx, st, code);
-}
-
 static int import_run(cli_ctx *ctx)
 {
-    const char *path = ctx->args[0];
-    int from_stdin = strcmp(path, "-") == 0;
-    FILE *f = from_stdin ? stdin : fopen(path, "r");
-    if (f == NULL)
-        return cli_error("cannot open %s: %s", path, strerror(errno));
-    size_t total = count_lines(f);
-    import_batch *b = calloc(1, sizeof(*b));
-    char *line = NULL;
-    size_t cap = 0, line_no = 0, imported = 0;
-    int rc = b ? cli_connect(ctx, 1) : cli_error("out of memory");
-    if (rc == CLI_EXIT_OK)
-        rc = import_hello(ctx);
-    double start = now_seconds();
-    ssize_t len;
-    while (rc == CLI_EXIT_OK && (len = getline(&line, &cap, f)) >= 0) {
-        line_no++;
-        if (blank(line))
-            continue;
-        ProtobufCMessage *m = NULL;
-        pjson_error err;
-        if (pjson_decode(&concord__v1__activity__descriptor, line, (size_t)len, NULL, &m, &err) !=
-            0) {
-            fprintf(stderr,
-                    "concord: line %zu is not an Activity in JSON: %s%s%s (the batch from line %zu "
-                    "was not sent; %zu activities were imported before it)\n",
-                    line_no, err.field, err.field[0] ? ": " : "", err.description,
-                    b->n ? b->lines[0] : line_no, imported);
-            rc = CLI_EXIT_USAGE;
-            break;
-        }
-        size_t sz = protobuf_c_message_get_packed_size(m);
-        if (b->n > 0 && b->bytes + sz > IMPORT_MAX_BYTES)
-            rc = batch_send(ctx, b, &imported);
-        if (rc != CLI_EXIT_OK) {
-            protobuf_c_message_free_unpacked(m, NULL);
-            break;
-        }
-        b->items[b->n] = (Concord__V1__Activity *)m;
-        b->lines[b->n] = line_no;
-        b->n++;
-        b->bytes += sz + 4;
-        if (b->n == IMPORT_BATCH) {
-            rc = batch_send(ctx, b, &imported);
-            if (rc == CLI_EXIT_OK) {
-                double secs = now_seconds() - start;
-                if (total)
-                    fprintf(stderr, "imported %zu/%zu (%.0f/s)\n", imported, total,
-                            secs > 0 ? (double)imported / secs : 0.0);
-                else
-                    fprintf(stderr, "imported %zu (%.0f/s)\n", imported,
-                            secs > 0 ? (double)imported / secs : 0.0);
-            }
-        }
-    }
-    if (rc == CLI_EXIT_OK && ferror(f))
-        rc = cli_error("reading %s: %s", path, strerror(errno));
-    if (rc == CLI_EXIT_OK)
-        rc = batch_send(ctx, b, &imported);
-    if (rc == CLI_EXIT_OK) {
-        double secs = now_seconds() - start;
-        double rate = secs > 0 ? (double)imported / secs : 0.0;
-        if (ctx->output == CLI_OUT_JSON)
-            printf("{\n  \"created\": %zu\n}\n", imported);
-        else
-            printf("Imported %zu activities in %.1f s (%.0f/s).\n", imported, secs, rate);
-    }
-    if (b)
-        batch_clear(b);
-    free(b);
-    free(line);
-    if (!from_stdin)
-        fclose(f);
-    return rc;
+    static const cli_import imp = {
+        .method = "concord.v1.ActivityService/BulkCreateActivities",
+        .request = &concord__v1__bulk_create_activities_request__descriptor,
+        .field = "activities",
+        .item = &concord__v1__activity__descriptor,
+        .response = &concord__v1__bulk_create_activities_response__descriptor,
+        .batch = 5000,
+        .what = "activities",
+    };
+    return cli_import_ndjson(ctx, &imp);
 }
+
+static const cli_flag import_flags[] = {
+    CLI_IMPORT_FLAGS,
+    {0},
+};
 
 const cli_cmd cli_activity_commands[] = {
     {.noun = "activity",
@@ -423,14 +234,15 @@ const cli_cmd cli_activity_commands[] = {
     {.noun = "activity",
      .verb = "import",
      .args = "FILE",
+     .flags = import_flags,
      .run = import_run,
      .summary = "Import activities from an NDJSON file",
      .help = "Reads one Activity per line in proto3 JSON (e.g. {\"accountId\": \"12\", \"kind\": "
              "\"MEETING\", \"subject\": \"Kick-off\", \"occurTime\": \"2026-03-01T09:00:00Z\"}; "
              "FILE - is standard input) and records them with BulkCreateActivities in batches of "
              "5000, printing progress on standard error. Each batch is all or nothing: the import "
-             "stops at the first batch that fails, names its lines, and keeps the batches before "
-             "it."},
+             "stops at the first batch that fails, names its lines, keeps the batches before it "
+             "and says how to resume (--skip)."},
     {.noun = "account",
      .verb = "timeline",
      .method = "concord.v1.ActivityService/GetAccountTimeline",
