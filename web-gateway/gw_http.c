@@ -3,24 +3,32 @@
  * concord.v1 method, portal sign-in with a session cookie and CSRF tokens,
  * health, the OpenAPI document and the portal's static files.
  *
- * Lifetime: a request whose answer needs concordd gets a gw_call (malloc'ed,
- * owning an arena with the request payload). The request's pool holds a
- * req_state that points to the call; when h2o disposes the request (answer
- * sent, or client gone), the state's dispose callback clears call->req, so a
- * reply that arrives later is dropped instead of touching freed memory. The
- * call itself is freed only by its reply callback, which libconcord runs
- * exactly once.
+ * Lifetime: a request whose answer needs concordd gets a gw_call (owning an
+ * arena with the request payload; finished calls are kept, up to
+ * MAX_SPARE_CALLS, with their arena's first block for the next request).
+ * The request's pool holds a req_state that points to the call; when h2o
+ * disposes the request (answer sent, or client gone), the state's dispose
+ * callback clears call->req, so a reply that arrives later is dropped instead
+ * of touching freed memory. The call itself is released only by its reply
+ * callback, which libconcord runs exactly once.
  *
  * Security: every response gets the security headers from one output filter,
  * also h2o's own error responses (registered on the fallback path too).
  * Error bodies carry canonical codes and messages meant for people; internal
  * failures say "internal error" and are logged here instead.
+ *
+ * Access log: one line per request in cc_log's format (event=request), built
+ * here into gw->access_buf and written with one write(2) per loop turn (a
+ * prepare handle runs before the loop waits) or when the buffer is full, so
+ * a busy gateway does not pay a system call and a vfprintf per request.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "arena.h"
 #include "cc_log.h"
@@ -38,6 +46,8 @@
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 #define MAX_TOKEN_LEN 512
 #define MAX_IDEMPOTENCY_KEY_LEN 200
+#define MAX_SPARE_CALLS 256
+#define ACCESS_LINE_MAX 2048 /* longest access line: method 15 and path 255 bytes, escaped */
 
 typedef enum {
     CALL_CONNECT, /* a Connect call forwarded as is */
@@ -65,6 +75,7 @@ struct gw_call {
     const ProtobufCMethodDescriptor *method;
     char *token;       /* the session token the call carries (arena), or NULL */
     arena arena;       /* payload, token, unpacked reply */
+    gw_call *next_spare; /* in gw->spare_calls while not in use */
 };
 
 typedef struct gw_handler {
@@ -301,29 +312,142 @@ static int csrf_ok(gateway *gw, h2o_req_t *req, const gw_cred *c)
     return gw_csrf_valid(gw->csrf_key, gw->csrf_key_len, c->token, c->len, v.base, v.len);
 }
 
-/* ---- calls to concordd -------------------------------------------------- */
+/* ---- access log --------------------------------------------------------- */
 
-static void log_request(h2o_req_t *req, double ms)
+void gw_http_flush_log(gateway *gw)
+{
+    size_t off = 0;
+    while (off < gw->access_len) {
+        ssize_t w = write(gw->access_fd, gw->access_buf + off, gw->access_len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* as cc_log: a log that cannot be written is dropped */
+        off += (size_t)w;
+    }
+    gw->access_len = 0;
+}
+
+static void on_access_flush(uv_prepare_t *h)
+{
+    gateway *gw = container_of(h, gateway, access_flush);
+    if (gw->access_len > 0)
+        gw_http_flush_log(gw);
+}
+
+static char *put_str(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* A value as cc_log writes it: quoted when empty or holding a space, '=', '"' or a
+ * control character; quotes, backslashes and control characters escaped. Stops at NUL. */
+static char *put_value(char *w, const char *v, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = 0;
+    while (len < n && v[len] != '\0')
+        len++;
+    int quote = len == 0;
+    for (size_t i = 0; i < len && !quote; i++)
+        if (v[i] == ' ' || v[i] == '=' || v[i] == '"' || (unsigned char)v[i] < 0x20)
+            quote = 1;
+    if (quote)
+        *w++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else if (c == '\n') {
+            w = put_str(w, "\\n", 2);
+        } else if (c == '\r') {
+            w = put_str(w, "\\r", 2);
+        } else if (c == '\t') {
+            w = put_str(w, "\\t", 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            w = put_str(w, "\\x", 2);
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    if (quote)
+        *w++ = '"';
+    return w;
+}
+
+static char *put_uint(char *w, unsigned long long v, int min_digits)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || n < min_digits);
+    while (n > 0)
+        *w++ = tmp[--n];
+    return w;
+}
+
+/*
+ * Appends the request's access line: the same text as
+ *   log_event(LOG_INFO, "request", "method", M, "path", P, "status", S, "duration_ms", D, NULL)
+ * with the path cut at '?' (the query may carry values not meant for logs).
+ */
+static void log_request(gateway *gw, h2o_req_t *req, uint64_t ns)
 {
     if (!log_enabled(LOG_INFO))
         return;
-    char method[16], path[256], status[8], dur[32];
+    if (sizeof gw->access_buf - gw->access_len < ACCESS_LINE_MAX)
+        gw_http_flush_log(gw);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if ((long long)ts.tv_sec != gw->access_sec || gw->access_ts[0] == '\0') {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(gw->access_ts, sizeof gw->access_ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        gw->access_sec = (long long)ts.tv_sec;
+    }
     size_t plen = req->input.path.len;
     for (size_t i = 0; i < plen; i++)
         if (req->input.path.base[i] == '?')
-            plen = i; /* The query may carry values not meant for logs. */
-    snprintf(method, sizeof method, "%.*s", (int)req->input.method.len, req->input.method.base);
-    snprintf(path, sizeof path, "%.*s", (int)plen, req->input.path.base);
-    snprintf(status, sizeof status, "%d", req->res.status);
-    snprintf(dur, sizeof dur, "%.3f", ms);
-    log_event(LOG_INFO, "request", "method", method, "path", path, "status", status,
-              "duration_ms", dur, NULL);
+            plen = i;
+    size_t mlen = req->input.method.len;
+    char *w = gw->access_buf + gw->access_len;
+    w = put_str(w, gw->access_ts, strlen(gw->access_ts));
+    w = put_uint(w, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+    w = put_str(w, "Z level=info event=request method=", 34);
+    w = put_value(w, req->input.method.base, mlen < 15 ? mlen : 15);
+    w = put_str(w, " path=", 6);
+    w = put_value(w, req->input.path.base, plen < 255 ? plen : 255);
+    w = put_str(w, " status=", 8);
+    int status = req->res.status;
+    if (status < 0) {
+        *w++ = '-';
+        status = -status;
+    }
+    w = put_uint(w, (unsigned long long)status, 1);
+    /* Milliseconds with three decimals, rounded to the microsecond. */
+    unsigned long long us = (unsigned long long)((ns + 500) / 1000);
+    w = put_str(w, " duration_ms=", 13);
+    w = put_uint(w, us / 1000, 1);
+    *w++ = '.';
+    w = put_uint(w, us % 1000, 3);
+    *w++ = '\n';
+    gw->access_len = (size_t)(w - gw->access_buf);
 }
+
+/* ---- calls to concordd -------------------------------------------------- */
 
 static void on_req_disposed(void *p)
 {
     req_state *rs = p;
-    log_request(rs->req, (double)(uv_hrtime() - rs->start_ns) / 1e6);
+    log_request(rs->gw, rs->req, uv_hrtime() - rs->start_ns);
     if (rs->call != NULL)
         rs->call->req = NULL;
     rs->gw->in_flight--;
@@ -333,22 +457,42 @@ static void on_req_disposed(void *p)
 
 static gw_call *call_new(req_state *rs, h2o_req_t *req, call_kind kind)
 {
-    gw_call *call = calloc(1, sizeof *call);
-    if (call == NULL)
-        return NULL;
-    call->gw = rs->gw;
+    gateway *gw = rs->gw;
+    gw_call *call = gw->spare_calls;
+    if (call != NULL) {
+        /* A spare call's arena was reset when it was put aside; keep it, clear the rest. */
+        gw->spare_calls = call->next_spare;
+        gw->n_spare_calls--;
+        arena kept = call->arena;
+        memset(call, 0, sizeof *call);
+        call->arena = kept;
+    } else {
+        call = calloc(1, sizeof *call);
+        if (call == NULL)
+            return NULL;
+        arena_init(&call->arena, 4096);
+    }
+    call->gw = gw;
     call->req = req;
     call->state = rs;
     call->kind = kind;
-    arena_init(&call->arena, 4096);
     rs->call = call;
     return call;
 }
 
 static void call_free(gw_call *call)
 {
+    gateway *gw = call->gw;
     if (call->req != NULL)
         call->state->call = NULL;
+    if (gw->n_spare_calls < MAX_SPARE_CALLS) {
+        arena_reset(&call->arena);
+        call->req = NULL;
+        call->next_spare = gw->spare_calls;
+        gw->spare_calls = call;
+        gw->n_spare_calls++;
+        return;
+    }
     arena_free(&call->arena);
     free(call);
 }
@@ -855,11 +999,31 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 /* Logs the responses h2o makes itself (such as 413 before the handler runs). */
 static void log_access(h2o_logger_t *self, h2o_req_t *req)
 {
-    log_request(req, 0);
+    log_request(((gw_logger *)self)->gw, req, 0);
 }
 
-void gw_http_setup(gateway *gw)
+void gw_http_cleanup(gateway *gw)
 {
+    gw_http_flush_log(gw);
+    uv_prepare_stop(&gw->access_flush);
+    while (gw->spare_calls != NULL) {
+        gw_call *call = gw->spare_calls;
+        gw->spare_calls = call->next_spare;
+        arena_free(&call->arena);
+        free(call);
+    }
+    gw->n_spare_calls = 0;
+}
+
+void gw_http_setup(gateway *gw, int log_fd)
+{
+    gw->access_fd = log_fd;
+    gw->access_len = 0;
+    uv_prepare_init(gw->loop, &gw->access_flush);
+    uv_prepare_start(&gw->access_flush, on_access_flush);
+    /* The flush alone must not keep the loop running. */
+    uv_unref((uv_handle_t *)&gw->access_flush);
+
     h2o_hostconf_t *host =
         h2o_config_register_host(&gw->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *paths[2] = {h2o_config_register_path(host, "/", 0), &host->fallback_path};

@@ -60,6 +60,8 @@ static void on_accept(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)conn, on_conn_closed);
         return;
     }
+    /* Responses are whole writes; Nagle's algorithm would only hold back the next one. */
+    uv_tcp_nodelay(conn, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, on_conn_closed);
     h2o_accept(&gw->accept_ctx, sock);
 }
@@ -74,6 +76,7 @@ static void finish(gateway *gw, const char *why)
 {
     char n[32];
     snprintf(n, sizeof n, "%zu", gw->in_flight);
+    gw_http_flush_log(gw);
     log_event(LOG_INFO, "stopped", "reason", why, "in_flight", n, NULL);
     uv_timer_stop(&gw->drain_timer);
     uv_close((uv_handle_t *)&gw->drain_timer, NULL);
@@ -113,11 +116,13 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     gateway *gw = s->data;
     if (++gw->signals > 1) {
+        gw_http_flush_log(gw);
         log_event(LOG_WARN, "exit_now", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM", NULL);
         _exit(1);
     }
     char n[32];
     snprintf(n, sizeof n, "%zu", gw->in_flight);
+    gw_http_flush_log(gw);
     log_event(LOG_INFO, "draining", "in_flight", n, NULL);
     gw->draining = 1;
     uv_close((uv_handle_t *)&gw->listener, NULL);
@@ -143,6 +148,9 @@ static int tls_setup(gateway *gw, char *err, size_t errlen)
     SSL_CTX *ctx = tls_server_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
         return CC_ETLS;
+    /* A busy keep-alive connection would otherwise free and allocate both record buffers
+     * on every request; idle ones are closed by h2o's keep-alive timeout. */
+    SSL_CTX_clear_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (gw->cfg.http2)
         h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
     gw->ssl_ctx = ctx;
@@ -275,7 +283,7 @@ int main(int argc, char **argv)
     /* h2o itself refuses bodies past twice the limit before buffering them; the
      * handler answers the ones in between with a Connect error. */
     gw->h2o_config.max_request_entity_size = gw->cfg.max_body * 2;
-    gw_http_setup(gw);
+    gw_http_setup(gw, STDERR_FILENO);
     h2o_context_init(&gw->h2o_ctx, gw->loop, &gw->h2o_config);
     gw->accept_ctx.ctx = &gw->h2o_ctx;
     gw->accept_ctx.hosts = gw->h2o_config.hosts;
@@ -298,6 +306,8 @@ fail:
     log_event(LOG_ERROR, "startup_failed", "msg", err, NULL);
     rc = 1;
 out:
+    if (gw->loop != NULL)
+        gw_http_cleanup(gw);
     gw_static_free(&gw->portal);
     free(gw->openapi);
     gw->openapi = NULL;

@@ -659,7 +659,7 @@ static int parse_value(pj_dec *d, const ProtobufCFieldDescriptor *f, json_t *j, 
                        int always_copy, int depth)
 {
     int64_t i;
-    uint64_t u;
+    uint64_t u = 0; /* set whenever get_uint64 succeeds; the compiler cannot tell */
     double v;
     int rc = 0;
     switch (f->type) {
@@ -1209,29 +1209,43 @@ static json_t *enum_to_json(const ProtobufCEnumDescriptor *ed, int v)
     return ev != NULL ? json_string(ev->name) : json_integer(v);
 }
 
-/* Appends ".000", ".000000" or ".000000000" as nanos need, nothing when zero. */
-static void append_fraction(char *buf, size_t len, int32_t nanos)
+/* Writes v as exactly width decimal digits (zero-padded; v must fit) and returns the end. */
+static char *put_digits(char *w, uint64_t v, int width)
 {
-    size_t n = strlen(buf);
-    if (nanos == 0)
-        return;
-    if (nanos % 1000000 == 0)
-        snprintf(buf + n, len - n, ".%03d", (int)(nanos / 1000000));
-    else if (nanos % 1000 == 0)
-        snprintf(buf + n, len - n, ".%06d", (int)(nanos / 1000));
-    else
-        snprintf(buf + n, len - n, ".%09d", (int)nanos);
+    for (int i = width - 1; i >= 0; i--) {
+        w[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return w + width;
 }
 
-static json_t *wkt_time_to_json(const ProtobufCMessage *m, int is_timestamp)
+/* Appends ".000", ".000000" or ".000000000" as nanos need, nothing when zero. */
+static char *put_fraction(char *w, int32_t nanos)
+{
+    if (nanos == 0)
+        return w;
+    *w++ = '.';
+    if (nanos % 1000000 == 0)
+        return put_digits(w, (uint64_t)(nanos / 1000000), 3);
+    if (nanos % 1000 == 0)
+        return put_digits(w, (uint64_t)(nanos / 1000), 6);
+    return put_digits(w, (uint64_t)nanos, 9);
+}
+
+/*
+ * Writes the text of a Timestamp or Duration into buf (at least 48 bytes; snprintf is
+ * avoided because replies carry several timestamps). Returns 0, or -1 when the message
+ * lacks the seconds and nanos fields (then the value is written as null).
+ */
+static int wkt_time_text(const ProtobufCMessage *m, int is_timestamp, char *buf, size_t len)
 {
     const ProtobufCFieldDescriptor *fs = wkt_field(m->descriptor, "seconds");
     const ProtobufCFieldDescriptor *fn = wkt_field(m->descriptor, "nanos");
-    char buf[64];
-    if (fs == NULL || fn == NULL)
-        return json_null();
+    if (fs == NULL || fn == NULL || len < 48)
+        return -1;
     int64_t secs = PJ_CMEMBER(int64_t, m, fs->offset);
     int32_t nanos = PJ_CMEMBER(int32_t, m, fn->offset);
+    char *w = buf;
     if (is_timestamp) {
         /* Out-of-range values cannot be written in RFC 3339; clamp them. */
         if (nanos < 0 || nanos >= PJ_NANOS)
@@ -1245,20 +1259,44 @@ static json_t *wkt_time_to_json(const ProtobufCMessage *m, int is_timestamp)
         int64_t y;
         int mo, dd;
         civil_from_days(days, &y, &mo, &dd);
-        snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, mo, dd,
-                 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-        append_fraction(buf, sizeof(buf), nanos);
-        strcat(buf, "Z");
+        /* After the clamp the year is 1..9999: "%04d-%02d-%02dT%02d:%02d:%02d". */
+        w = put_digits(w, (uint64_t)y, 4);
+        *w++ = '-';
+        w = put_digits(w, (uint64_t)mo, 2);
+        *w++ = '-';
+        w = put_digits(w, (uint64_t)dd, 2);
+        *w++ = 'T';
+        w = put_digits(w, (uint64_t)(rem / 3600), 2);
+        *w++ = ':';
+        w = put_digits(w, (uint64_t)(rem / 60 % 60), 2);
+        *w++ = ':';
+        w = put_digits(w, (uint64_t)(rem % 60), 2);
+        w = put_fraction(w, nanos);
+        *w++ = 'Z';
     } else {
         int neg = secs < 0 || nanos < 0;
         uint64_t asec = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
         int32_t anano = nanos < 0 ? -nanos : nanos;
         if (anano >= PJ_NANOS)
             anano = PJ_NANOS - 1;
-        snprintf(buf, sizeof(buf), "%s%" PRIu64, neg ? "-" : "", asec);
-        append_fraction(buf, sizeof(buf), anano);
-        strcat(buf, "s");
+        if (neg)
+            *w++ = '-';
+        int digits = 1;
+        for (uint64_t t = asec; t >= 10; t /= 10)
+            digits++;
+        w = put_digits(w, asec, digits);
+        w = put_fraction(w, anano);
+        *w++ = 's';
     }
+    *w = '\0';
+    return 0;
+}
+
+static json_t *wkt_time_to_json(const ProtobufCMessage *m, int is_timestamp)
+{
+    char buf[64];
+    if (wkt_time_text(m, is_timestamp, buf, sizeof(buf)) != 0)
+        return json_null();
     return json_string(buf);
 }
 
@@ -1475,12 +1513,354 @@ json_t *pjson_from_message(const ProtobufCMessage *m)
     return message_to_json(m);
 }
 
+/* ======================================================= text encoder == */
+
+/*
+ * pjson_encode writes the text directly instead of building a jansson tree and
+ * dumping it: replies are encoded on every call the gateway forwards, and the
+ * tree cost an allocation per field. The output is byte for byte what
+ * json_dumps(pjson_from_message(m), JSON_COMPACT | JSON_ENCODE_ANY) gives:
+ * jansson's escaping (\" \\ \b \f \n \r \t, other control characters as
+ * \u00XX, everything else as is), fields in descriptor order. The rare values
+ * whose text jansson formats itself (floats and doubles, bytes, maps, field
+ * masks) are built as jansson values and dumped into the same buffer, so they
+ * stay identical by construction.
+ */
+
+typedef struct pj_out {
+    char *buf;
+    size_t len;
+    size_t cap;
+    int failed; /* out of memory: the result is NULL */
+} pj_out;
+
+static int out_reserve(pj_out *o, size_t n)
+{
+    if (o->failed)
+        return -1;
+    if (o->len + n + 1 <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 512;
+    while (cap < o->len + n + 1)
+        cap *= 2;
+    char *b = realloc(o->buf, cap);
+    if (b == NULL) {
+        o->failed = 1;
+        return -1;
+    }
+    o->buf = b;
+    o->cap = cap;
+    return 0;
+}
+
+static void out_put(pj_out *o, const char *s, size_t n)
+{
+    if (out_reserve(o, n) != 0)
+        return;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void out_char(pj_out *o, char c)
+{
+    if (out_reserve(o, 1) != 0)
+        return;
+    o->buf[o->len++] = c;
+}
+
+static void out_u64(pj_out *o, int neg, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (neg)
+        tmp[--i] = '-';
+    out_put(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void out_i64(pj_out *o, int64_t v)
+{
+    out_u64(o, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* Bytes written as they are inside a JSON string: printable ASCII but '"' and '\\'. */
+static const unsigned char pj_plain[256] = {
+    ['\x20'] = 1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                 /* 0x30-0x3f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                 /* 0x40-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \\ */, 1, 1, 1,         /* 0x50-0x5f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                 /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                 /* 0x70-0x7f */
+};
+
+/* A JSON string for s as string_to_json and jansson's dump write it. */
+static void out_string(pj_out *o, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    /* Worst case: every byte becomes \u00XX (six) or U+FFFD (three). */
+    if (out_reserve(o, n * 6 + 2) != 0)
+        return;
+    char *w = o->buf + o->len;
+    *w++ = '"';
+    for (size_t i = 0; i < n;) {
+        /* Most text is plain ASCII: copy each such run at once. */
+        size_t run = i;
+        while (run < n && pj_plain[p[run]])
+            run++;
+        if (run > i) {
+            memcpy(w, p + i, run - i);
+            w += run - i;
+            i = run;
+            if (i == n)
+                break;
+        }
+        unsigned char c = p[i];
+        if (c >= 0x80) {
+            size_t l = utf8_seq(p + i, n - i);
+            if (l == 0) {
+                memcpy(w, "\xef\xbf\xbd", 3);
+                w += 3;
+                i++;
+            } else {
+                memcpy(w, p + i, l);
+                w += l;
+                i += l;
+            }
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+            *w++ = 'u';
+            *w++ = '0';
+            *w++ = '0';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+            break;
+        }
+        i++;
+    }
+    *w++ = '"';
+    o->len = (size_t)(w - o->buf);
+}
+
+/*
+ * Writes "camelName": for a proto field name. Names are identifiers, so the camel-cased
+ * text is written straight into the buffer; anything else takes the general path.
+ */
+static void out_key(pj_out *o, const char *proto_name)
+{
+    size_t n = strlen(proto_name);
+    if (n >= 256 || out_reserve(o, n + 3) != 0) {
+        char key[256];
+        pjson_camel_case(proto_name, key, sizeof(key));
+        out_string(o, key);
+        out_char(o, ':');
+        return;
+    }
+    char *start = o->buf + o->len;
+    char *w = start;
+    int upper_next = 0;
+    *w++ = '"';
+    for (const char *p = proto_name; *p != '\0'; p++) {
+        char c = *p;
+        if (c == '_') {
+            upper_next = 1;
+            continue;
+        }
+        if (upper_next && c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        upper_next = 0;
+        if (!pj_plain[(unsigned char)c]) {
+            /* Not an identifier: let out_string escape it exactly. */
+            char key[256];
+            pjson_camel_case(proto_name, key, sizeof(key));
+            out_string(o, key);
+            out_char(o, ':');
+            return;
+        }
+        *w++ = c;
+    }
+    *w++ = '"';
+    *w++ = ':';
+    o->len = (size_t)(w - o->buf);
+}
+
+static int out_dump_cb(const char *buffer, size_t size, void *data)
+{
+    pj_out *o = data;
+    out_put(o, buffer, size);
+    return o->failed ? -1 : 0;
+}
+
+/* Writes a jansson value as json_dumps would and releases it; NULL means out of memory. */
+static void out_json(pj_out *o, json_t *j)
+{
+    if (j == NULL) {
+        o->failed = 1;
+        return;
+    }
+    if (json_dump_callback(j, out_dump_cb, o, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+        o->failed = 1;
+    json_decref(j);
+}
+
+static void out_message(pj_out *o, const ProtobufCMessage *m);
+
+/* One value of field f stored at p, as value_to_json gives it. */
+static void out_value(pj_out *o, const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        out_i64(o, *(const int32_t *)p);
+        return;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        out_u64(o, 0, *(const uint32_t *)p);
+        return;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        out_char(o, '"');
+        out_i64(o, *(const int64_t *)p);
+        out_char(o, '"');
+        return;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        out_char(o, '"');
+        out_u64(o, 0, *(const uint64_t *)p);
+        out_char(o, '"');
+        return;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (*(const protobuf_c_boolean *)p)
+            out_put(o, "true", 4);
+        else
+            out_put(o, "false", 5);
+        return;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
+        if (ev != NULL)
+            out_string(o, ev->name);
+        else
+            out_i64(o, *(const int *)p);
+        return;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        out_string(o, s != NULL ? s : "");
+        return;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        if (sub != NULL)
+            out_message(o, sub);
+        else
+            out_put(o, "null", 4);
+        return;
+    }
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_BYTES:
+        out_json(o, value_to_json(f, p));
+        return;
+    }
+    out_put(o, "null", 4);
+}
+
+static void out_repeated(pj_out *o, const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
+{
+    if (is_map_field(f)) {
+        out_json(o, repeated_to_json(f, m));
+        return;
+    }
+    size_t n = PJ_CMEMBER(size_t, m, f->quantifier_offset);
+    const char *arr = PJ_CMEMBER(const char *, m, f->offset);
+    size_t esz = elem_size(f->type);
+    out_char(o, '[');
+    for (size_t i = 0; i < n && !o->failed; i++) {
+        if (i > 0)
+            out_char(o, ',');
+        out_value(o, f, arr + i * esz);
+    }
+    out_char(o, ']');
+}
+
+/* The same walk as message_to_json, written as text. */
+static void out_message(pj_out *o, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+    if (is_named(desc, "google.protobuf.Timestamp") || is_named(desc, "google.protobuf.Duration")) {
+        char buf[64];
+        if (wkt_time_text(m, is_named(desc, "google.protobuf.Timestamp"), buf, sizeof(buf)) != 0)
+            out_put(o, "null", 4);
+        else
+            out_string(o, buf);
+        return;
+    }
+    if (is_named(desc, "google.protobuf.FieldMask")) {
+        out_json(o, field_mask_to_json(m));
+        return;
+    }
+    if (is_wrapper(desc)) {
+        out_value(o, &desc->fields[0], (const char *)m + desc->fields[0].offset);
+        return;
+    }
+    int first = 1;
+    out_char(o, '{');
+    for (unsigned i = 0; i < desc->n_fields && !o->failed; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const void *p = (const char *)m + f->offset;
+        int repeated = 0;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (PJ_CMEMBER(uint32_t, m, f->quantifier_offset) != f->id)
+                continue;
+        } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            if (PJ_CMEMBER(size_t, m, f->quantifier_offset) == 0)
+                continue;
+            repeated = 1;
+        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0) {
+            if (!PJ_CMEMBER(protobuf_c_boolean, m, f->quantifier_offset))
+                continue;
+        } else if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p)) {
+            continue;
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *)p == NULL) {
+            continue; /* an unset proto2 sub-message */
+        }
+        if (!first)
+            out_char(o, ',');
+        first = 0;
+        out_key(o, f->name);
+        if (repeated)
+            out_repeated(o, f, m);
+        else
+            out_value(o, f, p);
+    }
+    out_char(o, '}');
+}
+
 char *pjson_encode(const ProtobufCMessage *m)
 {
-    json_t *j = pjson_from_message(m);
-    if (j == NULL)
+    pj_out o = {NULL, 0, 0, 0};
+    out_message(&o, m);
+    if (o.failed || out_reserve(&o, 0) != 0) {
+        free(o.buf);
         return NULL;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(j);
-    return s;
+    }
+    o.buf[o.len] = '\0';
+    return o.buf;
 }
