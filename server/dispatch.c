@@ -20,12 +20,14 @@ extern const srv_service srv_tier_service;
 extern const srv_service srv_stakeholder_service;
 extern const srv_service srv_activity_service;
 extern const srv_service srv_key_event_service;
+extern const srv_service srv_report_service;
 
 /* One line per service: its handler table (server/services/<area>_service.c). */
 const srv_service *const srv_service_table[] = {
     &srv_auth_service,     &srv_account_service,   &srv_team_service,
     &srv_contract_service, &srv_tier_service,      &srv_stakeholder_service,
-    &srv_activity_service, &srv_key_event_service, NULL,
+    &srv_activity_service, &srv_key_event_service, &srv_report_service,
+    NULL,
 };
 
 static srv_route *routes;

@@ -444,6 +444,8 @@ const cli_cmd cli_misc_commands[] = {
 
 /* ---- joining the areas' tables ---------------------------------------------- */
 
+extern const cli_cmd cli_report_commands[];
+
 /* One line per area table; the order here is the order of `concord --help`. */
 static const cli_cmd *const cli_tables[] = {
     cli_core_commands,
@@ -454,6 +456,7 @@ static const cli_cmd *const cli_tables[] = {
     cli_stakeholder_commands,
     cli_activity_commands,
     cli_event_commands,
+    cli_report_commands,
     cli_misc_commands,
     NULL,
 };

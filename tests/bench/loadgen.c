@@ -11,6 +11,8 @@
  *   search  ListAccounts with a query picked at random from --query (comma list)
  *   timeline
  *           GetAccountTimeline pages of 50 of the account --account
+ *   report  GetMonthlyReport of the account --account for --month (YYYY-MM;
+ *           default: the previous month, as the server takes it)
  *   update  GetAccount then UpdateAccount (notes) with the version read; one
  *           operation is the pair, as a client does it; ABORTED (a concurrent
  *           writer won) is counted apart from errors
@@ -43,12 +45,14 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/activity.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
+#include "concord/v1/report.pb-c.h"
 
 #define METHOD_GET "concord.v1.AccountService/GetAccount"
 #define METHOD_LIST "concord.v1.AccountService/ListAccounts"
 #define METHOD_UPDATE "concord.v1.AccountService/UpdateAccount"
 #define METHOD_WHOAMI "concord.v1.AuthService/WhoAmI"
 #define METHOD_TIMELINE "concord.v1.ActivityService/GetAccountTimeline"
+#define METHOD_REPORT "concord.v1.ReportService/GetMonthlyReport"
 
 /* Latency histogram: 8 buckets per power of two of microseconds (about 9% wide). */
 #define HIST_SUB 8
@@ -60,7 +64,9 @@ typedef struct lg_hist {
     uint64_t max_us;
 } lg_hist;
 
-typedef enum { LG_GET, LG_LIST, LG_SEARCH, LG_UPDATE, LG_IDLE, LG_LOGIN, LG_TIMELINE } lg_method;
+typedef enum {
+    LG_GET, LG_LIST, LG_SEARCH, LG_UPDATE, LG_IDLE, LG_LOGIN, LG_TIMELINE, LG_REPORT
+} lg_method;
 
 typedef struct lg_run lg_run;
 
@@ -93,7 +99,8 @@ struct lg_run {
     int n_queries;
     const char *ready_file;
     int connect_parallel;
-    const char *account;    /* timeline: the account */
+    const char *account;    /* timeline, report: the account */
+    const char *month;      /* report: the month, NULL for the server's default */
     const char *tag;        /* list, search: only accounts with this tag */
     const char *industry;   /* list, search: only accounts in this industry */
     int skip_pages;         /* -1: list walks the pages; else the fixed page after N */
@@ -352,6 +359,13 @@ static void start_op(lg_slot *s)
         req.page_size = 50;
         req.page_token = r->fixed_token;
         rc = send_call(s, METHOD_TIMELINE, &req.base, on_simple_reply);
+        break;
+    }
+    case LG_REPORT: {
+        Concord__V1__GetMonthlyReportRequest req = CONCORD__V1__GET_MONTHLY_REPORT_REQUEST__INIT;
+        req.account_id = (char *)r->account;
+        req.month = (char *)r->month;
+        rc = send_call(s, METHOD_REPORT, &req.base, on_simple_reply);
         break;
     }
     default:
@@ -662,10 +676,10 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: concord-loadgen --server HOST:PORT --ca FILE --user NAME --password-file FILE\n"
-            "         [--method get|list|search|update|timeline|idle|login] [--connections N]\n"
+            "         [--method get|list|search|update|timeline|report|idle|login] [--connections N]\n"
             "         [--depth D] [--account ID] [--skip-pages N] [--tag T] [--industry I]\n"
             "         [--duration S] [--warmup S] [--id-min A --id-max B] [--query W1,W2,...]\n"
-            "         [--server-name NAME] [--ready-file PATH] [--label TEXT]\n");
+            "         [--server-name NAME] [--ready-file PATH] [--label TEXT] [--month YYYY-MM]\n");
     exit(2);
 }
 
@@ -674,7 +688,7 @@ static int parse_method(const char *s, lg_method *m)
     static const struct { const char *name; lg_method m; } names[] = {
         {"get", LG_GET}, {"list", LG_LIST}, {"search", LG_SEARCH},
         {"update", LG_UPDATE}, {"idle", LG_IDLE}, {"login", LG_LOGIN},
-        {"timeline", LG_TIMELINE},
+        {"timeline", LG_TIMELINE}, {"report", LG_REPORT},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(s, names[i].name) == 0) {
@@ -697,6 +711,7 @@ int main(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
         {"account", required_argument, NULL, 'A'},    {"skip-pages", required_argument, NULL, 'S'},
         {"tag", required_argument, NULL, 'T'},        {"industry", required_argument, NULL, 'D'},
+        {"month", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     lg_run r;
@@ -739,6 +754,7 @@ int main(int argc, char **argv)
         case 'S': r.skip_pages = atoi(optarg); break;
         case 'T': r.tag = optarg; break;
         case 'D': r.industry = optarg; break;
+        case 'M': r.month = optarg; break;
         default: usage();
         }
     }
@@ -747,6 +763,10 @@ int main(int argc, char **argv)
         usage();
     if (r.method == LG_TIMELINE && r.account == NULL) {
         fprintf(stderr, "concord-loadgen: timeline needs --account\n");
+        usage();
+    }
+    if (r.method == LG_REPORT && r.account == NULL) {
+        fprintf(stderr, "concord-loadgen: report needs --account\n");
         usage();
     }
     if (r.method == LG_SEARCH && query_list == NULL) {
@@ -833,8 +853,8 @@ int main(int argc, char **argv)
         uv_run(r.loop, UV_RUN_DEFAULT);
     }
 
-    static const char *const method_names[] = {"get",  "list",  "search",  "update",
-                                               "idle", "login", "timeline"};
+    static const char *const method_names[] = {"get",  "list",  "search",   "update",
+                                               "idle", "login", "timeline", "report"};
     if (r.method == LG_IDLE) {
         printf("result method=idle label=%s connections=%d held=%d failed=%d lost=%d errors=%llu\n",
                label ? label : "-", r.n_conns, r.n_ready, r.n_failed_conns, r.n_lost,

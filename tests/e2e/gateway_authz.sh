@@ -137,6 +137,7 @@ add write StakeholderService/UpdateStakeholder "{\"stakeholder\":{\"id\":\"$stak
 add read ActivityService/GetActivity "{\"id\":\"$activity\"}"
 add read ActivityService/ListActivities "{\"accountId\":\"$acc\"}"
 add read ActivityService/GetAccountTimeline "{\"accountId\":\"$acc\"}"
+add read ReportService/GetMonthlyReport "{\"accountId\":\"$acc\",\"month\":\"2026-05\"}"
 add write ActivityService/CreateActivity "{\"activity\":{\"accountId\":\"$acc\",\"kind\":\"NOTE\",
     \"subject\":\"x\",\"occurTime\":\"2026-04-02T09:00:00Z\"}}"
 add read KeyEventService/ListKeyEvents "{\"accountId\":\"$acc\"}"

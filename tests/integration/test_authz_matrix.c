@@ -250,6 +250,10 @@ static const row rows[] = {
      "{\"activities\":[{\"accountId\":\"{acc}\",\"kind\":\"CALL\",\"subject\":\"a call\","
      "\"occurTime\":\"2026-05-03T10:00:00Z\"}]}"},
 
+    /* ReportService */
+    {"ReportService/GetMonthlyReport", "", K_READ, 0, 0,
+     "{\"accountId\":\"{acc}\",\"month\":\"2026-05\"}"},
+
     /* KeyEventService */
     {"KeyEventService/ListKeyEvents", "", K_READ, 0, 0, "{\"accountId\":\"{acc}\"}"},
     {"KeyEventService/ListKeyEvents", "all", K_LIST, R_INSIDERS_SEE, 0,
