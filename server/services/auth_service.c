@@ -78,8 +78,10 @@ static int login_failed(srv_call *c, const char *user_key, const char *addr_key)
         "                  ELSE t.failures + 1 END,"
         "  last_failure = now()"
         " RETURNING failures";
+    /* The lock runs from now, not from the start of the transaction (now()):
+     * the password check before it takes a while, longer on a busy server. */
     static const char lock[] =
-        "UPDATE login_throttle SET locked_until = now() + CASE"
+        "UPDATE login_throttle SET locked_until = clock_timestamp() + CASE"
         "   WHEN failures >= $2::int THEN interval '1 hour'"
         "   WHEN failures >= $3::int THEN least(interval '1 second' * power(2, failures - $3::int),"
         "                                       interval '15 minutes')"

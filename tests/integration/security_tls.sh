@@ -41,7 +41,7 @@ trap restore EXIT
 wait_gateway_healthy() {
     local i
     [ -n "${CONCORD_GATEWAY_URL:-}" ] || return 0
-    for i in $(seq 1 100); do
+    for i in $(seq 1 "$(slow_s 100)"); do
         if [ "$(curl -s --cacert "$CONCORD_CA" -o /dev/null -w '%{http_code}' \
             "$CONCORD_GATEWAY_URL/healthz")" = 200 ]; then
             return 0
@@ -86,12 +86,13 @@ expect_refused() {
 }
 
 # expect_no_renegotiation ADDR NAME: "R" at the start of a line makes s_client renegotiate
-# a TLS 1.2 session; the server must refuse.
+# a TLS 1.2 session; the server must refuse. s_client stops listening when its input ends, so
+# the input stays open long enough for the refusal (longer when concordd runs slowly).
 expect_no_renegotiation() {
     local addr=$1 name=$2
     out=$( (
         printf 'R\n'
-        sleep 2
+        sleep "$(slow_s 2)"
     ) | openssl s_client -tls1_2 -connect "$addr" -CAfile "$CONCORD_CA" \
         -servername localhost 2>&1) || true
     # After RENEGOTIATING, a refusal shows as an error: the no_renegotiation alert (OpenSSL
@@ -200,8 +201,10 @@ check "the CLI works against concordd with TLS 1.2 allowed" cli whoami
 
 restart_concordd --server.tls_client_ca="$CONCORD_CA" || fail "concordd did not restart with mutual TLS"
 # In TLS 1.3 the client finishes its side before the server checks the certificate, so
-# s_client may print the session; the server's alert follows. Read one byte to see it.
-out=$( (sleep 1) | openssl s_client -connect "$CONCORD_ADDR" -CAfile "$CONCORD_CA" \
+# s_client may print the session; the server's alert follows. s_client sees the alert only
+# if it arrives before s_client's input ends: keep the input open for a second, or as many
+# seconds as concordd is slower than usual (CONCORD_TEST_SLOW, under valgrind).
+out=$( (sleep "$(slow_s 1)") | openssl s_client -connect "$CONCORD_ADDR" -CAfile "$CONCORD_CA" \
     -servername localhost 2>&1) || true
 if [[ "$out" == *"certificate required"* ]] || [[ "$out" == *"handshake failure"* ]]; then
     ok "with tls_client_ca, a client without a certificate is refused by the server"

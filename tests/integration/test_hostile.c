@@ -7,7 +7,10 @@
  * served.
  *
  * Environment as in test_protocol.c. The test environment runs concordd with
- * server.frame_timeout = 2s.
+ * server.frame_timeout = 2s. CONCORD_TEST_SLOW (default 1; tests/run-valgrind
+ * sets it) multiplies the waits that only measure how fast concordd answers;
+ * times concordd must keep itself (the frame timeout, the login backoff) are
+ * never multiplied.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -33,6 +36,8 @@
 static cc_options opts;
 static char admin_token[128];
 static char run_id[32];
+/* How many times slower than usual concordd answers (CONCORD_TEST_SLOW). */
+static int slow = 1;
 
 static const char *env(const char *name)
 {
@@ -53,10 +58,10 @@ static cc_conn *connect_or_die(void)
     return c;
 }
 
-static int login(const char *user, const char *password, char *token, size_t len, char *msg,
-                 size_t msglen)
+/* One Login call on the connection c; returns its status code. */
+static int login_on(cc_conn *c, const char *user, const char *password, char *token, size_t len,
+                    char *msg, size_t msglen)
 {
-    cc_conn *c = connect_or_die();
     Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
     req.username = (char *)user;
     req.password = (char *)password;
@@ -69,6 +74,14 @@ static int login(const char *user, const char *password, char *token, size_t len
     if (msg)
         snprintf(msg, msglen, "%s", st->message);
     protobuf_c_message_free_unpacked(resp, NULL);
+    return code;
+}
+
+static int login(const char *user, const char *password, char *token, size_t len, char *msg,
+                 size_t msglen)
+{
+    cc_conn *c = connect_or_die();
+    int code = login_on(c, user, password, token, len, msg, msglen);
     cc_conn_free(c);
     return code;
 }
@@ -92,6 +105,14 @@ static int setup(void **state)
     opts.port = atoi(env("CONCORD_PORT"));
     opts.ca_file = env("CONCORD_CA");
     opts.server_name = "localhost";
+    const char *s = getenv("CONCORD_TEST_SLOW");
+    if (s != NULL && *s != '\0') {
+        slow = atoi(s);
+        if (slow < 1 || slow > 1000)
+            fail_msg("CONCORD_TEST_SLOW must be a whole number from 1 to 1000, not '%s'", s);
+    }
+    opts.connect_timeout_ms = 10000u * (unsigned)slow;
+    opts.call_timeout_ms = 30000u * (unsigned)slow;
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL), (int)getpid());
     char msg[256];
     if (login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
@@ -114,7 +135,7 @@ static void raw_open(raw_conn *r)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts.port)};
     inet_pton(AF_INET, opts.host, &sa.sin_addr);
     assert_int_equal(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    struct timeval tv = {.tv_sec = 10};
+    struct timeval tv = {.tv_sec = 10 * slow};
     setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     r->ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_load_verify_locations(r->ctx, opts.ca_file, NULL);
@@ -134,19 +155,30 @@ static void raw_close(raw_conn *r, int notify)
     close(r->fd);
 }
 
-/* Seconds until the server closes the connection (EOF or reset), or -1 after max_s. */
+/* Seconds until the server closes the connection (EOF or reset), or -1 when it
+ * is still open after max_s seconds (times CONCORD_TEST_SLOW). A read that
+ * times out is not a close. */
 static double closes_within(raw_conn *r, int max_s)
 {
     struct timespec a, b;
+    struct timeval tv = {.tv_sec = max_s * slow};
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     clock_gettime(CLOCK_MONOTONIC, &a);
     char buf[4096];
     for (;;) {
+        errno = 0;
         int n = SSL_read(r->ssl, buf, sizeof(buf));
+        int read_errno = errno;
         clock_gettime(CLOCK_MONOTONIC, &b);
         double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-        if (n <= 0)
-            return t;
-        if (t > max_s)
+        if (n <= 0) {
+            int e = SSL_get_error(r->ssl, n);
+            int timed_out = e == SSL_ERROR_WANT_READ ||
+                            (e == SSL_ERROR_SYSCALL &&
+                             (read_errno == EAGAIN || read_errno == EWOULDBLOCK));
+            return timed_out ? -1 : t;
+        }
+        if (t > max_s * slow)
             return -1;
     }
 }
@@ -477,7 +509,7 @@ static void client_that_never_reads_is_dropped(void **state)
     }
     /* The server must have closed it; wait for its log line. */
     int after = before;
-    for (int i = 0; i < 100 && after == before; i++) {
+    for (int i = 0; i < 100 * slow && after == before; i++) {
         usleep(100 * 1000);
         after = log_count(reason);
     }
@@ -508,14 +540,19 @@ static void repeated_wrong_passwords_are_slowed_down(void **state)
     protobuf_c_message_free_unpacked(resp, NULL);
     cc_conn_free(c);
 
+    /* The fifth failure makes the name wait one second. The failures and the
+     * next attempt share a connection, so that the attempt arrives well within
+     * that second even when concordd runs slowly: no handshake in between. */
     char msg[256];
+    cc_conn *t = connect_or_die();
     for (int i = 0; i < 5; i++)
-        assert_int_equal(login(username, "wrong-password-x", NULL, 0, msg, sizeof(msg)),
+        assert_int_equal(login_on(t, username, "wrong-password-x", NULL, 0, msg, sizeof(msg)),
                          CC_UNAUTHENTICATED);
     /* Now even the right password must wait. */
-    assert_int_equal(login(username, "throttle-password-1", NULL, 0, msg, sizeof(msg)),
+    assert_int_equal(login_on(t, username, "throttle-password-1", NULL, 0, msg, sizeof(msg)),
                      CC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(msg, "try again in"));
+    cc_conn_free(t);
     sleep(2);
     char token[128];
     assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg, sizeof(msg)),

@@ -28,6 +28,8 @@
 #   restart_concordd [FLAGS...]             restart concordd on the same port with the same
 #                                           config (FLAGS are added for this run only)
 #   test_tmpdir                             a fresh directory, removed when the script ends
+# Speed:
+#   slow_s SECONDS                          SECONDS times CONCORD_TEST_SLOW (see below)
 
 set -Eeuo pipefail
 
@@ -200,6 +202,30 @@ cli_login_admin() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Speed
+
+# CONCORD_TEST_SLOW (a whole number, default 1) says how many times slower than usual concordd
+# answers in this environment: tests/run-valgrind sets it because concordd runs under valgrind
+# there, and tests/lib/testenv records it in DIR/env. Only waits and limits that measure how
+# fast concordd works are multiplied by it, never a time concordd itself must keep (a login
+# backoff, a frame timeout), so a test that fails at speed 1 for a wrong behaviour still fails.
+_ct_slow() {
+    local n=${CONCORD_TEST_SLOW:-1}
+    if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
+        echo "error: CONCORD_TEST_SLOW must be a whole number of at least 1, not '$n'" >&2
+        return 1
+    fi
+    echo "$n"
+}
+
+# slow_s SECONDS: prints SECONDS (which may have a fraction) times CONCORD_TEST_SLOW.
+slow_s() {
+    local n
+    n=$(_ct_slow) || return 1
+    awk -v s="$1" -v n="$n" 'BEGIN { print s * n }'
+}
+
+# ---------------------------------------------------------------------------------------
 # Processes (shared with tests/lib/testenv)
 
 # True when PID is a live process. A zombie counts as gone: nothing may reap the daemons
@@ -296,7 +322,7 @@ restart_concordd() {
     pidfile=$CONCORD_TEST_DIR/run/concordd.pid
     old=$(cat "$pidfile" 2>/dev/null || echo "${CONCORDD_PID:-}")
     if [ -n "$old" ]; then
-        tenv_stop concordd "$old" 30 || return 1
+        tenv_stop concordd "$old" "$(slow_s 30)" || return 1
     fi
     # The first start picked a free port; keep it so that clients and the gateway find the
     # server again.
@@ -310,7 +336,7 @@ restart_concordd() {
     echo "$TENV_PID" >"$pidfile"
     export CONCORDD_PID=$TENV_PID
     tenv_env_set "$CONCORD_TEST_DIR/env" CONCORDD_PID "$TENV_PID"
-    tenv_wait_ready concordd "$TENV_PID" "$log" "$offset" 30 || return 1
+    tenv_wait_ready concordd "$TENV_PID" "$log" "$offset" "$(slow_s 30)" || return 1
     if [ "$TENV_ADDR" != "$CONCORD_ADDR" ]; then
         echo "error: concordd came back on $TENV_ADDR, not $CONCORD_ADDR" >&2
         return 1
