@@ -103,6 +103,7 @@ struct lg_run {
     const char *month;      /* report: the month, NULL for the server's default */
     const char *tag;        /* list, search: only accounts with this tag */
     const char *industry;   /* list, search: only accounts in this industry */
+    const char *order_by;   /* list, search: the order ("" for the server's default) */
     int skip_pages;         /* -1: list walks the pages; else the fixed page after N */
     char *fixed_token;      /* the token of that page; NULL for the first page */
 
@@ -349,6 +350,7 @@ static void start_op(lg_slot *s)
             req.query = r->queries[lg_rand(r) % (uint64_t)r->n_queries];
         req.tag = (char *)r->tag;
         req.industry = (char *)r->industry;
+        req.order_by = (char *)r->order_by;
         rc = send_call(s, METHOD_LIST, &req.base, on_simple_reply);
         break;
     }
@@ -626,6 +628,7 @@ static int find_page(lg_run *r)
                 req.query = r->queries[0];
             req.tag = (char *)r->tag;
             req.industry = (char *)r->industry;
+            req.order_by = (char *)r->order_by;
             code = cc_invoke(conn, METHOD_LIST, &req.base,
                              &concord__v1__list_accounts_response__descriptor, &resp, &st);
             if (code == CC_OK)
@@ -678,6 +681,7 @@ static void usage(void)
             "usage: concord-loadgen --server HOST:PORT --ca FILE --user NAME --password-file FILE\n"
             "         [--method get|list|search|update|timeline|report|idle|login] [--connections N]\n"
             "         [--depth D] [--account ID] [--skip-pages N] [--tag T] [--industry I]\n"
+            "         [--order-by ORDER]\n"
             "         [--duration S] [--warmup S] [--id-min A --id-max B] [--query W1,W2,...]\n"
             "         [--server-name NAME] [--ready-file PATH] [--label TEXT] [--month YYYY-MM]\n");
     exit(2);
@@ -711,7 +715,7 @@ int main(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
         {"account", required_argument, NULL, 'A'},    {"skip-pages", required_argument, NULL, 'S'},
         {"tag", required_argument, NULL, 'T'},        {"industry", required_argument, NULL, 'D'},
-        {"month", required_argument, NULL, 'M'},
+        {"month", required_argument, NULL, 'M'},      {"order-by", required_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     lg_run r;
@@ -725,6 +729,7 @@ int main(int argc, char **argv)
     r.id_max = 1000;
     r.connect_parallel = 16;
     r.skip_pages = -1;
+    r.order_by = "";
     r.rng = (uint64_t)now_ns() | 1;
     const char *server = "127.0.0.1:7433", *user = NULL, *password_file = NULL, *label = NULL;
     char *query_list = NULL;
@@ -755,6 +760,7 @@ int main(int argc, char **argv)
         case 'T': r.tag = optarg; break;
         case 'D': r.industry = optarg; break;
         case 'M': r.month = optarg; break;
+        case 'O': r.order_by = optarg; break;
         default: usage();
         }
     }
