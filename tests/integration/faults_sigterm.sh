@@ -344,6 +344,13 @@ assert_contains "$(tail -c +"$((offset + 1))" "$gwlog")" "event=exit_now" "the g
 wait "${GL_PIDS[@]}" || true
 
 restart_gateway || fail "could not restart the gateway"
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CONCORD_CA" "$CONCORD_GATEWAY_URL/healthz" || true)
+# Healthy once its upstream connections to concordd are up (a handshake may take a while
+# when concordd is slow).
+deadline=$((SECONDS + $(slow_s 5)))
+while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CONCORD_CA" "$CONCORD_GATEWAY_URL/healthz" || true)
+    [ "$code" = 200 ] || [ "$SECONDS" -ge "$deadline" ] && break
+    sleep 0.2
+done
 assert_eq 200 "$code" "the gateway serves again after the restart"
 done_testing
