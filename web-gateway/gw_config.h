@@ -20,6 +20,7 @@ typedef struct gw_settings {
     unsigned drain_timeout_ms; /* how long SIGTERM waits for requests in flight */
     char *csrf_key;            /* shared CSRF key for several gateways; NULL: random */
     char *origin;              /* public origin ("https://host:port"); NULL: from Host */
+    int threads;               /* event-loop threads; 0: the CPUs, at most 8 */
     /* [upstream] */
     char *up_address;          /* concordd host:port */
     char *up_ca_file;          /* CA of concordd's certificate; NULL: system store */
@@ -35,5 +36,8 @@ extern const cfg_key gw_config_keys[];
 
 /** Prefix of the environment variables (CONCORD_GATEWAY_LISTEN, ...). */
 #define GW_ENV_PREFIX "CONCORD"
+
+/** Most event-loop threads gateway.threads accepts. */
+#define GW_MAX_THREADS 64
 
 #endif

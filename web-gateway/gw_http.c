@@ -18,9 +18,15 @@
  * failures say "internal error" and are logged here instead.
  *
  * Access log: one line per request in cc_log's format (event=request), built
- * here into gw->access_buf and written with one write(2) per loop turn (a
- * prepare handle runs before the loop waits) or when the buffer is full, so
- * a busy gateway does not pay a system call and a vfprintf per request.
+ * here into the worker's access_buf and written with one write(2) per loop
+ * turn (a prepare handle runs before the loop waits) or when the buffer is
+ * full, so a busy gateway does not pay a system call and a vfprintf per
+ * request. The write holds gw->access_lock, so the lines of two workers never
+ * mix within a line.
+ *
+ * Threads: each worker thread answers the requests of its own h2o context;
+ * the worker is found from the request's context, and everything a request
+ * changes (calls, counters, the access buffer) belongs to that worker.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +66,7 @@ typedef struct gw_call gw_call;
 
 /* Lives in the request's pool; disposed with the request. */
 typedef struct req_state {
-    gateway *gw;
+    gw_worker *w;
     gw_call *call;     /* the pending call, or NULL */
     h2o_req_t *req;    /* valid in the dispose callback: h2o frees it after the pool */
     uint64_t start_ns; /* when the handler saw the request, for the access log */
@@ -68,6 +74,7 @@ typedef struct req_state {
 
 struct gw_call {
     gateway *gw;
+    gw_worker *w;      /* the worker whose loop runs the call */
     h2o_req_t *req;    /* NULL once the request was disposed */
     req_state *state;  /* valid while req is not NULL */
     call_kind kind;
@@ -75,7 +82,7 @@ struct gw_call {
     const ProtobufCMethodDescriptor *method;
     char *token;       /* the session token the call carries (arena), or NULL */
     arena arena;       /* payload, token, unpacked reply */
-    gw_call *next_spare; /* in gw->spare_calls while not in use */
+    gw_call *next_spare; /* in w->spare_calls while not in use */
 };
 
 typedef struct gw_handler {
@@ -83,10 +90,11 @@ typedef struct gw_handler {
     gateway *gw;
 } gw_handler;
 
-typedef struct gw_logger {
-    h2o_logger_t super;
-    gateway *gw;
-} gw_logger;
+/* The worker that runs a request: the owner of the request's h2o context. */
+static gw_worker *worker_of(h2o_req_t *req)
+{
+    return container_of(req->conn->ctx, gw_worker, h2o_ctx);
+}
 
 /* One violation of an error response. */
 typedef struct gw_violation {
@@ -314,25 +322,28 @@ static int csrf_ok(gateway *gw, h2o_req_t *req, const gw_cred *c)
 
 /* ---- access log --------------------------------------------------------- */
 
-void gw_http_flush_log(gateway *gw)
+void gw_http_flush_log(gw_worker *w)
 {
+    gateway *gw = w->gw;
     size_t off = 0;
-    while (off < gw->access_len) {
-        ssize_t w = write(gw->access_fd, gw->access_buf + off, gw->access_len - off);
-        if (w < 0 && errno == EINTR)
+    if (w->access_len == 0)
+        return;
+    uv_mutex_lock(&gw->access_lock);
+    while (off < w->access_len) {
+        ssize_t n = write(gw->access_fd, w->access_buf + off, w->access_len - off);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (n <= 0)
             break; /* as cc_log: a log that cannot be written is dropped */
-        off += (size_t)w;
+        off += (size_t)n;
     }
-    gw->access_len = 0;
+    uv_mutex_unlock(&gw->access_lock);
+    w->access_len = 0;
 }
 
 static void on_access_flush(uv_prepare_t *h)
 {
-    gateway *gw = container_of(h, gateway, access_flush);
-    if (gw->access_len > 0)
-        gw_http_flush_log(gw);
+    gw_http_flush_log(container_of(h, gw_worker, access_flush));
 }
 
 static char *put_str(char *w, const char *s, size_t n)
@@ -397,49 +408,49 @@ static char *put_uint(char *w, unsigned long long v, int min_digits)
  *   log_event(LOG_INFO, "request", "method", M, "path", P, "status", S, "duration_ms", D, NULL)
  * with the path cut at '?' (the query may carry values not meant for logs).
  */
-static void log_request(gateway *gw, h2o_req_t *req, uint64_t ns)
+static void log_request(gw_worker *w, h2o_req_t *req, uint64_t ns)
 {
     if (!log_enabled(LOG_INFO))
         return;
-    if (sizeof gw->access_buf - gw->access_len < ACCESS_LINE_MAX)
-        gw_http_flush_log(gw);
+    if (sizeof w->access_buf - w->access_len < ACCESS_LINE_MAX)
+        gw_http_flush_log(w);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if ((long long)ts.tv_sec != gw->access_sec || gw->access_ts[0] == '\0') {
+    if ((long long)ts.tv_sec != w->access_sec || w->access_ts[0] == '\0') {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        snprintf(gw->access_ts, sizeof gw->access_ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.",
+        snprintf(w->access_ts, sizeof w->access_ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                  tm.tm_sec);
-        gw->access_sec = (long long)ts.tv_sec;
+        w->access_sec = (long long)ts.tv_sec;
     }
     size_t plen = req->input.path.len;
     for (size_t i = 0; i < plen; i++)
         if (req->input.path.base[i] == '?')
             plen = i;
     size_t mlen = req->input.method.len;
-    char *w = gw->access_buf + gw->access_len;
-    w = put_str(w, gw->access_ts, strlen(gw->access_ts));
-    w = put_uint(w, (unsigned long long)(ts.tv_nsec / 1000000), 3);
-    w = put_str(w, "Z level=info event=request method=", 34);
-    w = put_value(w, req->input.method.base, mlen < 15 ? mlen : 15);
-    w = put_str(w, " path=", 6);
-    w = put_value(w, req->input.path.base, plen < 255 ? plen : 255);
-    w = put_str(w, " status=", 8);
+    char *out = w->access_buf + w->access_len;
+    out = put_str(out, w->access_ts, strlen(w->access_ts));
+    out = put_uint(out, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+    out = put_str(out, "Z level=info event=request method=", 34);
+    out = put_value(out, req->input.method.base, mlen < 15 ? mlen : 15);
+    out = put_str(out, " path=", 6);
+    out = put_value(out, req->input.path.base, plen < 255 ? plen : 255);
+    out = put_str(out, " status=", 8);
     int status = req->res.status;
     if (status < 0) {
-        *w++ = '-';
+        *out++ = '-';
         status = -status;
     }
-    w = put_uint(w, (unsigned long long)status, 1);
+    out = put_uint(out, (unsigned long long)status, 1);
     /* Milliseconds with three decimals, rounded to the microsecond. */
     unsigned long long us = (unsigned long long)((ns + 500) / 1000);
-    w = put_str(w, " duration_ms=", 13);
-    w = put_uint(w, us / 1000, 1);
-    *w++ = '.';
-    w = put_uint(w, us % 1000, 3);
-    *w++ = '\n';
-    gw->access_len = (size_t)(w - gw->access_buf);
+    out = put_str(out, " duration_ms=", 13);
+    out = put_uint(out, us / 1000, 1);
+    *out++ = '.';
+    out = put_uint(out, us % 1000, 3);
+    *out++ = '\n';
+    w->access_len = (size_t)(out - w->access_buf);
 }
 
 /* ---- calls to concordd -------------------------------------------------- */
@@ -447,22 +458,22 @@ static void log_request(gateway *gw, h2o_req_t *req, uint64_t ns)
 static void on_req_disposed(void *p)
 {
     req_state *rs = p;
-    log_request(rs->gw, rs->req, uv_hrtime() - rs->start_ns);
+    log_request(rs->w, rs->req, uv_hrtime() - rs->start_ns);
     if (rs->call != NULL)
         rs->call->req = NULL;
-    rs->gw->in_flight--;
-    if (rs->gw->draining)
-        gw_main_request_done(rs->gw);
+    rs->w->in_flight--;
+    if (rs->w->draining)
+        gw_main_request_done(rs->w);
 }
 
 static gw_call *call_new(req_state *rs, h2o_req_t *req, call_kind kind)
 {
-    gateway *gw = rs->gw;
-    gw_call *call = gw->spare_calls;
+    gw_worker *w = rs->w;
+    gw_call *call = w->spare_calls;
     if (call != NULL) {
         /* A spare call's arena was reset when it was put aside; keep it, clear the rest. */
-        gw->spare_calls = call->next_spare;
-        gw->n_spare_calls--;
+        w->spare_calls = call->next_spare;
+        w->n_spare_calls--;
         arena kept = call->arena;
         memset(call, 0, sizeof *call);
         call->arena = kept;
@@ -472,7 +483,8 @@ static gw_call *call_new(req_state *rs, h2o_req_t *req, call_kind kind)
             return NULL;
         arena_init(&call->arena, 4096);
     }
-    call->gw = gw;
+    call->gw = w->gw;
+    call->w = w;
     call->req = req;
     call->state = rs;
     call->kind = kind;
@@ -482,15 +494,15 @@ static gw_call *call_new(req_state *rs, h2o_req_t *req, call_kind kind)
 
 static void call_free(gw_call *call)
 {
-    gateway *gw = call->gw;
+    gw_worker *w = call->w;
     if (call->req != NULL)
         call->state->call = NULL;
-    if (gw->n_spare_calls < MAX_SPARE_CALLS) {
+    if (w->n_spare_calls < MAX_SPARE_CALLS) {
         arena_reset(&call->arena);
         call->req = NULL;
-        call->next_spare = gw->spare_calls;
-        gw->spare_calls = call;
-        gw->n_spare_calls++;
+        call->next_spare = w->spare_calls;
+        w->spare_calls = call;
+        w->n_spare_calls++;
         return;
     }
     arena_free(&call->arena);
@@ -505,7 +517,7 @@ static void call_start(gw_call *call, const char *method, const uint8_t *payload
                        const char *idempotency_key, uint32_t deadline_ms)
 {
     h2o_req_t *req = call->req;
-    int rc = gw_upstream_call(call->gw->upstream, method, payload, len, call->token,
+    int rc = gw_upstream_call(call->w->upstream, method, payload, len, call->token,
                               idempotency_key, deadline_ms, on_reply, call);
     if (rc != 0) {
         if (rc != CC_ECLOSED)
@@ -883,11 +895,12 @@ static void handle_csrf(gateway *gw, req_state *rs, h2o_req_t *req)
                call_deadline(gw, req));
 }
 
-static void handle_healthz(gateway *gw, h2o_req_t *req)
+/* Health as this worker sees it: its own drain and its own connections to concordd. */
+static void handle_healthz(gw_worker *w, h2o_req_t *req)
 {
-    if (gw->draining) {
+    if (w->draining) {
         send_body(req, 503, "application/json", H2O_STRLIT("{\"status\":\"draining\"}"));
-    } else if (gw_upstream_ready(gw->upstream) > 0) {
+    } else if (gw_upstream_ready(w->upstream) > 0) {
         send_body(req, 200, "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
     } else {
         send_body(req, 503, "application/json", H2O_STRLIT("{\"status\":\"unavailable\"}"));
@@ -947,12 +960,13 @@ static void handle_static(gateway *gw, h2o_req_t *req, h2o_iovec_t path)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     gateway *gw = ((gw_handler *)self)->gw;
+    gw_worker *w = worker_of(req);
     req_state *rs = h2o_mem_alloc_shared(&req->pool, sizeof *rs, on_req_disposed);
-    rs->gw = gw;
+    rs->w = w;
     rs->call = NULL;
     rs->req = req;
     rs->start_ns = uv_hrtime();
-    gw->in_flight++;
+    w->in_flight++;
 
     h2o_iovec_t path = req->path_normalized;
     int get = method_is(req, "GET") || method_is(req, "HEAD");
@@ -970,7 +984,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         handle_csrf(gw, rs, req);
         break;
     case GW_ROUTE_HEALTHZ:
-        get ? handle_healthz(gw, req) : method_not_allowed(req, "GET, HEAD");
+        get ? handle_healthz(w, req) : method_not_allowed(req, "GET, HEAD");
         break;
     case GW_ROUTE_OPENAPI:
         get ? send_body(req, 200, "application/json", gw->openapi, gw->openapi_len)
@@ -999,31 +1013,34 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 /* Logs the responses h2o makes itself (such as 413 before the handler runs). */
 static void log_access(h2o_logger_t *self, h2o_req_t *req)
 {
-    log_request(((gw_logger *)self)->gw, req, 0);
+    log_request(worker_of(req), req, 0);
 }
 
-void gw_http_cleanup(gateway *gw)
+void gw_http_cleanup(gw_worker *w)
 {
-    gw_http_flush_log(gw);
-    uv_prepare_stop(&gw->access_flush);
-    while (gw->spare_calls != NULL) {
-        gw_call *call = gw->spare_calls;
-        gw->spare_calls = call->next_spare;
+    gw_http_flush_log(w);
+    uv_prepare_stop(&w->access_flush);
+    while (w->spare_calls != NULL) {
+        gw_call *call = w->spare_calls;
+        w->spare_calls = call->next_spare;
         arena_free(&call->arena);
         free(call);
     }
-    gw->n_spare_calls = 0;
+    w->n_spare_calls = 0;
+}
+
+void gw_http_worker_setup(gw_worker *w)
+{
+    w->access_len = 0;
+    uv_prepare_init(&w->loop, &w->access_flush);
+    uv_prepare_start(&w->access_flush, on_access_flush);
+    /* The flush alone must not keep the loop running. */
+    uv_unref((uv_handle_t *)&w->access_flush);
 }
 
 void gw_http_setup(gateway *gw, int log_fd)
 {
     gw->access_fd = log_fd;
-    gw->access_len = 0;
-    uv_prepare_init(gw->loop, &gw->access_flush);
-    uv_prepare_start(&gw->access_flush, on_access_flush);
-    /* The flush alone must not keep the loop running. */
-    uv_unref((uv_handle_t *)&gw->access_flush);
-
     h2o_hostconf_t *host =
         h2o_config_register_host(&gw->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *paths[2] = {h2o_config_register_path(host, "/", 0), &host->fallback_path};
@@ -1035,7 +1052,6 @@ void gw_http_setup(gateway *gw, int log_fd)
         f->on_setup_ostream = on_setup_ostream;
     }
     /* Requests that reach the handler are logged when disposed (see on_req_disposed). */
-    gw_logger *l = (gw_logger *)h2o_create_logger(paths[1], sizeof *l);
-    l->super.log_access = log_access;
-    l->gw = gw;
+    h2o_logger_t *l = h2o_create_logger(paths[1], sizeof *l);
+    l->log_access = log_access;
 }

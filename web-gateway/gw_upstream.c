@@ -8,6 +8,7 @@
  * A client that failed or was lost is closed from the timer callback, never
  * inside its own callback. The pool is freed once every timer handle closed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cc_log.h"
@@ -34,6 +35,7 @@ typedef struct gw_slot {
 
 struct gw_upstream {
     uv_loop_t *loop;
+    char thread[16];   /* the owning event-loop thread, for the logs */
     cc_options opts;
     char host[256];
     char *ca_file;
@@ -108,7 +110,8 @@ static void on_lost(cc_client *c, int err, void *ud)
         return;
     char idx[16];
     snprintf(idx, sizeof idx, "%d", s->index);
-    log_event(LOG_WARN, "upstream_lost", "conn", idx, "error", cc_strerror(err), NULL);
+    log_event(LOG_WARN, "upstream_lost", "thread", s->up->thread, "conn", idx, "error",
+              cc_strerror(err), NULL);
     s->backoff_ms = BACKOFF_MIN_MS;
     slot_schedule(s);
 }
@@ -126,12 +129,12 @@ static void on_connected(cc_client *c, int status, void *ud)
         s->state = SLOT_READY;
         s->backoff_ms = BACKOFF_MIN_MS;
         s->failures = 0;
-        log_event(LOG_INFO, "upstream_connected", "conn", idx, NULL);
+        log_event(LOG_INFO, "upstream_connected", "thread", s->up->thread, "conn", idx, NULL);
         return;
     }
     /* While concordd is down every retry fails: warn once, then only in debug logs. */
-    log_event(s->failures++ == 0 ? LOG_WARN : LOG_DEBUG, "upstream_connect_failed", "conn", idx,
-              "error", cc_strerror(status), NULL);
+    log_event(s->failures++ == 0 ? LOG_WARN : LOG_DEBUG, "upstream_connect_failed", "thread",
+              s->up->thread, "conn", idx, "error", cc_strerror(status), NULL);
     slot_schedule(s);
 }
 
@@ -153,7 +156,7 @@ static void slot_connect(gw_slot *s)
     }
 }
 
-int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **out)
+int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n, gw_upstream **out)
 {
     gw_upstream *u = calloc(1, sizeof *u);
     if (u == NULL)
@@ -164,6 +167,7 @@ int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **o
         return CC_ENOMEM;
     }
     u->loop = loop;
+    snprintf(u->thread, sizeof u->thread, "%d", thread);
     u->opts = *o;
     if (o->host != NULL)
         snprintf(u->host, sizeof u->host, "%s", o->host);
@@ -181,8 +185,12 @@ int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **o
         uv_timer_init(loop, &s->timer);
         u->open_handles++;
     }
-    for (int i = 0; i < n; i++)
-        slot_connect(&u->slots[i]);
+    /* The first connects run on the loop, so on the thread that owns it: libconcord
+     * gives the clients of each thread their own TLS context. */
+    for (int i = 0; i < n; i++) {
+        u->slots[i].state = SLOT_WAITING;
+        uv_timer_start(&u->slots[i].timer, on_retry, 0, 0);
+    }
     *out = u;
     return 0;
 }

@@ -16,10 +16,13 @@
 typedef struct gw_upstream gw_upstream;
 
 /**
- * Creates a pool of n connections on loop with options o (copied) and starts
- * connecting. Returns 0 or CC_E*.
+ * Creates a pool of n connections on loop with options o (copied); they start
+ * connecting on the loop's first turn, so from the thread that runs it. thread
+ * names the event-loop thread in log lines. The pool is used only on loop's
+ * thread. Returns 0 or CC_E*.
  */
-int gw_upstream_new(uv_loop_t *loop, const cc_options *o, int n, gw_upstream **out) CC_MUST_CHECK;
+int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n,
+                    gw_upstream **out) CC_MUST_CHECK;
 
 /** Number of connections ready for calls right now (0 for NULL). */
 int gw_upstream_ready(const gw_upstream *u);

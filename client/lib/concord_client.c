@@ -19,10 +19,12 @@
  *  - Each connection attempt has its own heap-allocated stream; a stream from
  *    an abandoned attempt (next address, timeout) finishes closing on its own
  *    and only then releases its hold on the client.
- *  - Clients with the same CA file, certificate and key share one SSL_CTX
- *    (see ctx_acquire): a program opening thousands of connections loads and
- *    parses the CA once. The shared context is never changed after it was
- *    made, which is what lets several threads create connections from it.
+ *  - Clients connected from one thread with the same CA file, certificate
+ *    and key share one SSL_CTX (see ctx_acquire): a program opening
+ *    thousands of connections loads and parses the CA once per thread.
+ *    Threads do not share contexts: OpenSSL fills caches in a context's
+ *    certificates while it verifies a peer, and a context used by one thread
+ *    only keeps that out of reach of the others.
  */
 #include "concord_client.h"
 #include "tls_stream.h"
@@ -304,17 +306,20 @@ static void on_deadline(uv_timer_t *t)
 /* ---- shared TLS contexts ---------------------------------------------------- */
 
 /*
- * One SSL_CTX per distinct (ca_file, cert_file, key_file), counted by the
- * clients that use it. The last client to go frees it, so a program that
- * reconnects later loads the files afresh. A context is also not reused once
- * one of its files changed on disk (another inode, size or modification
- * time, e.g. a renewed certificate): new clients get a fresh context while
- * the old one lives on for the clients that still hold it.
+ * One SSL_CTX per thread and distinct (ca_file, cert_file, key_file), counted
+ * by the clients that use it (the thread is the one that calls
+ * cc_client_connect; a client's loop runs on that thread). The last client
+ * to go frees it, so a program that reconnects later loads the files afresh.
+ * A context is also not reused once one of its files changed on disk
+ * (another inode, size or modification time, e.g. a renewed certificate):
+ * new clients get a fresh context while the old one lives on for the clients
+ * that still hold it.
  */
 typedef struct cc_shared_ctx {
     SSL_CTX *ctx;
     char *files[3];          /* ca_file, cert_file, key_file; NULL when not set */
     struct stat stamp[3];    /* what the files looked like when they were loaded */
+    pthread_t owner;         /* the thread whose clients use it */
     size_t refs;             /* clients holding this context */
     int listed;              /* still in ctx_list (not replaced by a newer load) */
     struct cc_shared_ctx *next;
@@ -351,7 +356,7 @@ static void shared_free(cc_shared_ctx *e)
 }
 
 /*
- * Returns the shared context for these files with one more reference, making
+ * Returns the calling thread's context for these files with one more reference, making
  * it when there is none (or the files changed). On failure returns NULL and
  * writes the reason to err. The files are loaded under the lock so that
  * concurrent first connections load them once.
@@ -368,7 +373,7 @@ static cc_shared_ctx *ctx_acquire(const char *ca_file, const char *cert_file,
     cc_shared_ctx **pp = &ctx_list;
     while (*pp != NULL) {
         cc_shared_ctx *e = *pp;
-        int match = 1;
+        int match = pthread_equal(e->owner, pthread_self());
         for (int i = 0; i < 3 && match; i++)
             match = same_name(e->files[i], files[i]);
         if (!match) {
@@ -409,6 +414,7 @@ static cc_shared_ctx *ctx_acquire(const char *ca_file, const char *cert_file,
         shared_free(e);
         goto out;
     }
+    e->owner = pthread_self();
     e->refs = 1;
     e->listed = 1;
     e->next = ctx_list;

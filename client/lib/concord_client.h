@@ -77,7 +77,9 @@ int cc_client_new(uv_loop_t *loop, const cc_options *o, cc_client **out) CC_MUST
  * Resolves, connects and handshakes; cb follows exactly once (with CC_ECLOSED
  * when cc_client_close comes first). A non-zero return (CC_ECONFIG for an
  * unusable CA file, certificate or key) means cb will not run;
- * cc_client_error says why.
+ * cc_client_error says why. Call it on the thread that runs the client's
+ * loop: clients connected from one thread share their TLS context, contexts
+ * are not shared between threads.
  */
 int cc_client_connect(cc_client *c, cc_connect_cb cb, void *ud) CC_MUST_CHECK;
 /**
