@@ -123,12 +123,14 @@ PGresult *srv_sql_dynamic(srv_call *c, const char *sql, int nparams, const char 
  * one (COPY into a table with row-level security is not allowed).
  */
 int srv_copy_in(srv_call *c, const char *copy_sql, const char *data, size_t len) CC_MUST_CHECK;
-/** Appends s escaped for COPY text format to buf (arena-grown); NULL becomes \N. */
+/** A byte buffer grown in the call's arena, always NUL-terminated; {0} is empty. */
 typedef struct srv_buf {
     char *data;
     size_t len, cap;
 } srv_buf;
+/** Appends n bytes of s to b. */
 void srv_buf_put(srv_call *c, srv_buf *b, const char *s, size_t n);
+/** Appends s escaped for COPY text format (backslash, tab, newline, CR); NULL becomes \N. */
 void srv_copy_escape(srv_call *c, srv_buf *b, const char *s);
 
 /**

@@ -397,79 +397,6 @@ static int list_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 
 /* ---- bulk ---------------------------------------------------------------------------- */
 
-/* A growable byte buffer with a sticky failure flag, for the COPY data. */
-typedef struct copy_buf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} copy_buf;
-
-static void buf_put(copy_buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-static void buf_str(copy_buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-/* Appends text escaped for COPY's text format (backslash, tab, newline, CR). */
-static void buf_text(copy_buf *b, const char *s)
-{
-    const char *run = s;
-    for (; *s; s++) {
-        const char *esc = NULL;
-        switch (*s) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        default:
-            continue;
-        }
-        buf_put(b, run, (size_t)(s - run));
-        buf_str(b, esc);
-        run = s + 1;
-    }
-    buf_put(b, run, (size_t)(s - run));
-}
-
-static void free_buf(void *p)
-{
-    copy_buf *b = p;
-    free(b->data);
-}
-
-/* Sends the staged rows with COPY FROM STDIN on the call's connection. */
-static int copy_in(srv_call *c, const char *copy_sql, const copy_buf *b)
-{
-    return srv_copy_in(c, copy_sql, b->data, b->len);
-}
-
 static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__BulkCreateActivitiesRequest *req = (const void *)in;
@@ -546,30 +473,28 @@ static int bulk_create_activities(srv_call *c, const ProtobufCMessage *in, Proto
     if (srv_check(c) != CC_OK)
         return c->code;
 
-    copy_buf *b = arena_calloc(c->arena, 1, sizeof(*b));
-    arena_defer(c->arena, free_buf, b);
+    srv_buf b = {0};
     for (size_t i = 0; i < req->n_activities; i++) {
         const Concord__V1__Activity *a = req->activities[i];
         char num[64];
-        snprintf(num, sizeof(num), "%zu\t%lld\t", i, (long long)rows[i].account_id);
-        buf_str(b, num);
-        buf_str(b, rows[i].kind);
-        buf_str(b, "\t");
-        buf_text(b, a->subject);
-        buf_str(b, "\t");
-        buf_text(b, a->notes ? a->notes : "");
-        buf_str(b, "\t");
-        buf_str(b, rows[i].occur_time);
-        buf_str(b, "\t");
-        buf_str(b, rows[i].stakeholders);
-        buf_str(b, "\t");
-        buf_str(b, rows[i].users);
-        buf_str(b, "\n");
+        int n = snprintf(num, sizeof(num), "%zu\t%lld\t", i, (long long)rows[i].account_id);
+        srv_buf_put(c, &b, num, (size_t)n);
+        srv_copy_escape(c, &b, rows[i].kind);
+        srv_buf_put(c, &b, "\t", 1);
+        srv_copy_escape(c, &b, a->subject);
+        srv_buf_put(c, &b, "\t", 1);
+        srv_copy_escape(c, &b, a->notes ? a->notes : "");
+        srv_buf_put(c, &b, "\t", 1);
+        srv_copy_escape(c, &b, rows[i].occur_time);
+        srv_buf_put(c, &b, "\t", 1);
+        srv_copy_escape(c, &b, rows[i].stakeholders);
+        srv_buf_put(c, &b, "\t", 1);
+        srv_copy_escape(c, &b, rows[i].users);
+        srv_buf_put(c, &b, "\n", 1);
     }
-    if (b->failed || b->len > (size_t)0x7fffffff)
-        return srv_fail(c, CC_RESOURCE_EXHAUSTED, "the activities do not fit in memory");
 
-    if (srv_sql_dynamic(c, stage, 0, NULL) == NULL || copy_in(c, copy_sql, b) != CC_OK)
+    if (srv_sql_dynamic(c, stage, 0, NULL) == NULL ||
+        srv_copy_in(c, copy_sql, b.data, b.len) != CC_OK)
         return c->code;
 
     PGresult *r = srv_sql_dynamic(c, accounts_sql, 0, NULL);
