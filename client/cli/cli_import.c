@@ -46,7 +46,8 @@ struct import_state {
     import_batch **batches; /* in file order */
     size_t n_batches, cap_batches;
     size_t created, total, in_flight;
-    int rc; /* the first failure's exit code */
+    size_t batch; /* records per batch at most */
+    int rc;       /* the first failure's exit code */
     int quiet;
     double start, last_progress;
 };
@@ -204,6 +205,24 @@ static int send_batch(import_state *s, ProtobufCMessage **items, size_t *lines, 
 }
 
 /*
+ * Sends the n records read so far (send_batch takes their line numbers) and
+ * starts the next batch empty: new line numbers, the records' arena reset
+ * (the encoded batch travels on its own).
+ */
+static int send_and_restart(import_state *s, ProtobufCMessage **items, size_t **lines, size_t *n,
+                            size_t *bytes, arena *records)
+{
+    int rc = send_batch(s, items, *lines, *n);
+    *lines = malloc(sizeof(**lines) * s->batch);
+    *n = 0;
+    *bytes = 0;
+    arena_reset(records);
+    if (rc == CLI_EXIT_OK && *lines == NULL)
+        rc = cli_error("out of memory");
+    return rc;
+}
+
+/*
  * After a failure: the lines before the first batch not imported can be
  * skipped; batches after it that were imported anyway are named.
  */
@@ -245,7 +264,8 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL)
         return cli_error("%s: %s", path, strerror(errno));
-    import_state s = {.ctx = ctx, .imp = imp, .quiet = cli_flag_given(ctx, "quiet")};
+    import_state s = {
+        .ctx = ctx, .imp = imp, .batch = batch, .quiet = cli_flag_given(ctx, "quiet")};
     s.total = count_lines(f);
     int rc = cli_connect(ctx, 1);
     if (rc != CLI_EXIT_OK)
@@ -293,19 +313,9 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
             continue;
         /* A batch also ends before it could outgrow one call (records with long
          * notes). A record's protobuf encoding is never longer than its JSON line. */
-        if (n > 0 && bytes + (size_t)len > IMPORT_MAX_BYTES) {
-            rc = send_batch(&s, items, lines, n);
-            lines = malloc(sizeof(*lines) * batch);
-            n = 0;
-            bytes = 0;
-            arena_reset(&batch_arena);
-            if (rc != CLI_EXIT_OK)
-                break;
-            if (lines == NULL) {
-                rc = cli_error("out of memory");
-                break;
-            }
-        }
+        if (n > 0 && bytes + (size_t)len > IMPORT_MAX_BYTES &&
+            (rc = send_and_restart(&s, items, &lines, &n, &bytes, &batch_arena)) != CLI_EXIT_OK)
+            break;
         ProtobufCMessage *m = NULL;
         pjson_error jerr;
         if (pjson_decode(imp->item, line, (size_t)len, arena_pbc(&batch_arena), &m, &jerr) != 0) {
@@ -317,20 +327,9 @@ int cli_import_ndjson(cli_ctx *ctx, const cli_import *imp)
         lines[n] = lineno;
         items[n++] = m;
         bytes += (size_t)len;
-        if (n == batch) {
-            rc = send_batch(&s, items, lines, n);
-            /* The encoded batch travels on its own: the records can go. */
-            lines = malloc(sizeof(*lines) * batch);
-            n = 0;
-            bytes = 0;
-            arena_reset(&batch_arena);
-            if (rc != CLI_EXIT_OK)
-                break;
-            if (lines == NULL) {
-                rc = cli_error("out of memory");
-                break;
-            }
-        }
+        if (n == batch &&
+            (rc = send_and_restart(&s, items, &lines, &n, &bytes, &batch_arena)) != CLI_EXIT_OK)
+            break;
     }
     if (rc == CLI_EXIT_OK && s.rc == CLI_EXIT_OK && n > 0) {
         rc = send_batch(&s, items, lines, n);
