@@ -29,6 +29,7 @@
 #include "access.h"
 #include "call.h"
 #include "lifecycle.h"
+#include "records.h"
 #include "concord/v1/contract.pb-c.h"
 
 #define SEP "\x1f" /* separates products in one SQL parameter and page-token parts */
@@ -129,45 +130,6 @@ static void page_key(srv_call *c, const char *field, const char *token, const ch
 }
 
 /* ---- contracts ------------------------------------------------------------- */
-
-#define CONTRACT_COLS                                                                       \
-    "k.id, k.account_id, k.start_date::text, k.end_date::text, k.annual_value_minor::text," \
-    " k.currency, array_to_string(k.products, E'\\x1f'), k.status, k.version,"              \
-    " extract(epoch from k.created_at)::text"
-enum { CONTRACT_NCOLS = 10 };
-
-static Concord__V1__Contract *contract_from_row(srv_call *c, PGresult *r, int row, int col)
-{
-    Concord__V1__Contract *k = arena_alloc(c->arena, sizeof(*k));
-    concord__v1__contract__init(k);
-    k->id = PQgetvalue(r, row, col + 0);
-    k->account_id = PQgetvalue(r, row, col + 1);
-    k->start_date = PQgetvalue(r, row, col + 2);
-    k->end_date = PQgetvalue(r, row, col + 3);
-    k->annual_value_minor = strtoll(PQgetvalue(r, row, col + 4), NULL, 10);
-    k->currency = PQgetvalue(r, row, col + 5);
-    const char *products = PQgetvalue(r, row, col + 6);
-    if (*products) {
-        size_t n = 1;
-        for (const char *p = products; *p; p++)
-            n += *p == SEP[0];
-        k->products = arena_alloc(c->arena, n * sizeof(char *));
-        char *copy = arena_strdup(c->arena, products);
-        for (char *p = copy;;) {
-            k->products[k->n_products++] = p;
-            char *sep = strchr(p, SEP[0]);
-            if (sep == NULL)
-                break;
-            *sep = '\0';
-            p = sep + 1;
-        }
-    }
-    k->status = srv_enum_from_db(&concord__v1__contract_status__descriptor,
-                                 PQgetvalue(r, row, col + 7));
-    k->version = strtoll(PQgetvalue(r, row, col + 8), NULL, 10);
-    k->create_time = srv_ts(c, PQgetvalue(r, row, col + 9));
-    return k;
-}
 
 /* Validates the user-settable fields of a contract (not the account id). */
 static void check_contract(srv_call *c, const Concord__V1__Contract *k)
@@ -409,9 +371,9 @@ static int apply_stage(srv_call *c, const char *account_id, lc_day as_of, const 
 static Concord__V1__Contract *load_contract(srv_call *c, const char *field, const char *id_text,
                                             int for_update)
 {
-    static const char get[] = "SELECT " CONTRACT_COLS " FROM contracts k WHERE k.id = $1";
+    static const char get[] = "SELECT " SRV_CONTRACT_COLS " FROM contracts k WHERE k.id = $1";
     static const char lock[] =
-        "SELECT " CONTRACT_COLS " FROM contracts k WHERE k.id = $1 FOR UPDATE";
+        "SELECT " SRV_CONTRACT_COLS " FROM contracts k WHERE k.id = $1 FOR UPDATE";
     int64_t id = srv_parse_id(c, field, id_text);
     if (srv_check(c) != CC_OK)
         return NULL;
@@ -422,7 +384,7 @@ static Concord__V1__Contract *load_contract(srv_call *c, const char *field, cons
         srv_fail(c, CC_NOT_FOUND, "contract %s not found", id_text);
         return NULL;
     }
-    return contract_from_row(c, r, 0, 0);
+    return srv_contract_from_row(c, r, 0, 0);
 }
 
 static int create_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
@@ -432,7 +394,7 @@ static int create_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         "WITH k AS (INSERT INTO contracts (account_id, start_date, end_date, annual_value_minor,"
         "   currency, products, created_by)"
         " VALUES ($1, $2::date, $3::date, $4::bigint, $5, string_to_array($6, E'\\x1f'), $7)"
-        " RETURNING *) SELECT " CONTRACT_COLS " FROM k";
+        " RETURNING *) SELECT " SRV_CONTRACT_COLS " FROM k";
     const Concord__V1__Contract *k = req->contract;
     if (k == NULL) {
         srv_violation(c, "contract", "is required");
@@ -457,7 +419,7 @@ static int create_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     PGresult *r = srv_sqlv(c, sql, 7, p);
     if (r == NULL)
         return c->code;
-    Concord__V1__Contract *created = contract_from_row(c, r, 0, 0);
+    Concord__V1__Contract *created = srv_contract_from_row(c, r, 0, 0);
     const char *trigger = arena_printf(c->arena, "contract %s created", created->id);
     if (srv_audit(c, "create_contract", "contract", created->id, NULL, &created->base) != CC_OK ||
         apply_stage(c, account_id, today_utc(), trigger, NULL) != CC_OK)
@@ -481,7 +443,7 @@ static int list_contracts(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
 {
     const Concord__V1__ListContractsRequest *req = (const void *)in;
     static const char sql[] =
-        "SELECT " CONTRACT_COLS " FROM contracts k"
+        "SELECT " SRV_CONTRACT_COLS " FROM contracts k"
         " WHERE k.account_id = $1 AND ($2::boolean OR k.status = 'contract_active')"
         "   AND ($3::date IS NULL OR (k.start_date, k.id) < ($3::date, $4::bigint))"
         " ORDER BY k.start_date DESC, k.id DESC LIMIT $5";
@@ -505,7 +467,7 @@ static int list_contracts(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
     int shown = rows > size ? size : rows;
     resp->contracts = arena_alloc(c->arena, sizeof(*resp->contracts) * (size_t)(shown ? shown : 1));
     for (int i = 0; i < shown; i++)
-        resp->contracts[i] = contract_from_row(c, r, i, 0);
+        resp->contracts[i] = srv_contract_from_row(c, r, i, 0);
     resp->n_contracts = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size) {
@@ -543,7 +505,7 @@ static int update_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         "WITH k AS (UPDATE contracts SET start_date = $2::date, end_date = $3::date,"
         "   annual_value_minor = $4::bigint, currency = $5,"
         "   products = string_to_array($6, E'\\x1f'), version = version + 1, updated_at = now()"
-        " WHERE id = $1 RETURNING *) SELECT " CONTRACT_COLS " FROM k";
+        " WHERE id = $1 RETURNING *) SELECT " SRV_CONTRACT_COLS " FROM k";
     srv_check_update(c, "contract", req->contract, req->update_mask, req->version);
     if (srv_check(c) != CC_OK)
         return c->code;
@@ -580,7 +542,7 @@ static int update_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
         return c->code;
     if (PQntuples(r) == 0)
         return srv_fail(c, CC_NOT_FOUND, "contract %s not found", before->id);
-    Concord__V1__Contract *updated = contract_from_row(c, r, 0, 0);
+    Concord__V1__Contract *updated = srv_contract_from_row(c, r, 0, 0);
     const char *trigger = arena_printf(c->arena, "contract %s updated", updated->id);
     if (srv_audit(c, "update_contract", "contract", updated->id, &before->base,
                   &updated->base) != CC_OK ||
@@ -595,7 +557,7 @@ static int cancel_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     const Concord__V1__CancelContractRequest *req = (const void *)in;
     static const char sql[] =
         "WITH k AS (UPDATE contracts SET status = 'contract_cancelled', version = version + 1,"
-        "   updated_at = now() WHERE id = $1 RETURNING *) SELECT " CONTRACT_COLS " FROM k";
+        "   updated_at = now() WHERE id = $1 RETURNING *) SELECT " SRV_CONTRACT_COLS " FROM k";
     if (req->version < 0)
         srv_violation(c, "version", "must not be negative");
     Concord__V1__Contract *before = load_contract(c, "id", req->id, 0);
@@ -614,7 +576,7 @@ static int cancel_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     PGresult *r = srv_sql(c, sql, 1, before->id);
     if (r == NULL)
         return c->code;
-    Concord__V1__Contract *after = contract_from_row(c, r, 0, 0);
+    Concord__V1__Contract *after = srv_contract_from_row(c, r, 0, 0);
     const char *trigger = arena_printf(c->arena, "contract %s cancelled", after->id);
     if (srv_audit(c, "cancel_contract", "contract", after->id, &before->base, &after->base) !=
             CC_OK ||
@@ -791,7 +753,7 @@ static int list_renewals(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
 {
     const Concord__V1__ListRenewalsRequest *req = (const void *)in;
     static const char sql[] =
-        "SELECT " RENEWAL_ACCOUNT_COLS ", " CONTRACT_COLS ", (k.end_date - $1::date),"
+        "SELECT " RENEWAL_ACCOUNT_COLS ", " SRV_CONTRACT_COLS ", (k.end_date - $1::date),"
         " EXISTS (SELECT 1 FROM contracts n WHERE n.account_id = k.account_id"
         "   AND n.status = 'contract_active' AND n.id <> k.id"
         "   AND n.start_date > k.start_date AND n.end_date > k.end_date)"
@@ -837,9 +799,9 @@ static int list_renewals(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
             srv_enum_from_db(&concord__v1__lifecycle_stage__descriptor, PQgetvalue(r, i, 6));
         a->version = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         rn->account = a;
-        rn->contract = contract_from_row(c, r, i, kc);
-        rn->days_left = atoi(PQgetvalue(r, i, kc + CONTRACT_NCOLS));
-        rn->renewed = PQgetvalue(r, i, kc + CONTRACT_NCOLS + 1)[0] == 't';
+        rn->contract = srv_contract_from_row(c, r, i, kc);
+        rn->days_left = atoi(PQgetvalue(r, i, kc + SRV_CONTRACT_NCOLS));
+        rn->renewed = PQgetvalue(r, i, kc + SRV_CONTRACT_NCOLS + 1)[0] == 't';
         resp->renewals[i] = rn;
     }
     resp->n_renewals = (size_t)shown;

@@ -26,6 +26,7 @@
 #include "call.h"
 #include "concord/v1/report.pb-c.h"
 #include "lifecycle.h"
+#include "records.h"
 #include "recurrence.h"
 
 /* Renewals within this many days after the month's last day are reported. */
@@ -248,9 +249,7 @@ static int load_tier_changes(srv_call *c, const char *account_id, const report_m
                              Concord__V1__MonthlyReport *rep)
 {
     static const char sql[] =
-        "SELECT h.id, h.account_id, h.from_tier, h.to_tier, h.reason,"
-        " coalesce(h.changed_by::text, ''), extract(epoch from h.changed_at)::text,"
-        " coalesce(h.proposal_id::text, '')"
+        "SELECT " SRV_TIER_CHANGE_COLS
         " FROM tier_changes h WHERE h.account_id = $1"
         " AND h.changed_at >= $2::timestamptz AND h.changed_at < $3::timestamptz"
         " ORDER BY h.id";
@@ -258,60 +257,15 @@ static int load_tier_changes(srv_call *c, const char *account_id, const report_m
     if (r == NULL)
         return c->code;
     int rows = PQntuples(r);
-    const ProtobufCEnumDescriptor *tiers = &concord__v1__tier__descriptor;
     rep->tier_changes =
         arena_alloc(c->arena, sizeof(*rep->tier_changes) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        Concord__V1__TierChange *h = arena_alloc(c->arena, sizeof(*h));
-        concord__v1__tier_change__init(h);
-        h->id = PQgetvalue(r, i, 0);
-        h->account_id = PQgetvalue(r, i, 1);
-        h->from_tier = srv_enum_from_db(tiers, PQgetvalue(r, i, 2));
-        h->to_tier = srv_enum_from_db(tiers, PQgetvalue(r, i, 3));
-        h->reason = PQgetvalue(r, i, 4);
-        h->changed_by_id = PQgetvalue(r, i, 5);
-        h->change_time = srv_ts(c, PQgetvalue(r, i, 6));
-        h->proposal_id = PQgetvalue(r, i, 7);
-        rep->tier_changes[i] = h;
-    }
+    for (int i = 0; i < rows; i++)
+        rep->tier_changes[i] = srv_tier_change_from_row(c, r, i);
     rep->n_tier_changes = (size_t)rows;
     return CC_OK;
 }
 
 /* ---- contracts, stage at month end, next renewal --------------------------- */
-
-static Concord__V1__Contract *contract_from_row(srv_call *c, PGresult *r, int row)
-{
-    Concord__V1__Contract *k = arena_alloc(c->arena, sizeof(*k));
-    concord__v1__contract__init(k);
-    k->id = PQgetvalue(r, row, 0);
-    k->account_id = PQgetvalue(r, row, 1);
-    k->start_date = PQgetvalue(r, row, 2);
-    k->end_date = PQgetvalue(r, row, 3);
-    k->annual_value_minor = strtoll(PQgetvalue(r, row, 4), NULL, 10);
-    k->currency = PQgetvalue(r, row, 5);
-    /* Products come as one text separated by the unit separator. */
-    const char *products = PQgetvalue(r, row, 6);
-    if (*products) {
-        size_t n = 1;
-        for (const char *p = products; *p; p++)
-            n += *p == '\x1f';
-        k->products = arena_alloc(c->arena, n * sizeof(char *));
-        char *copy = arena_strdup(c->arena, products);
-        for (char *p = copy;;) {
-            k->products[k->n_products++] = p;
-            char *sep = strchr(p, '\x1f');
-            if (sep == NULL)
-                break;
-            *sep = '\0';
-            p = sep + 1;
-        }
-    }
-    k->status = srv_enum_from_db(&concord__v1__contract_status__descriptor, PQgetvalue(r, row, 7));
-    k->version = strtoll(PQgetvalue(r, row, 8), NULL, 10);
-    k->create_time = srv_ts(c, PQgetvalue(r, row, 9));
-    return k;
-}
 
 /*
  * Reads the account's active contracts once and derives from them the stage
@@ -323,10 +277,7 @@ static int load_contracts(srv_call *c, const char *account_id, const report_mont
                           Concord__V1__MonthlyReport *rep)
 {
     static const char sql[] =
-        "SELECT k.id, k.account_id, k.start_date::text, k.end_date::text,"
-        " k.annual_value_minor::text, k.currency, array_to_string(k.products, E'\\x1f'),"
-        " k.status, k.version, extract(epoch from k.created_at)::text"
-        " FROM contracts k WHERE k.account_id = $1 AND k.status = 'contract_active'"
+        "SELECT " SRV_CONTRACT_COLS " FROM contracts k WHERE k.account_id = $1 AND k.status = 'contract_active'"
         " ORDER BY k.start_date, k.id";
     PGresult *r = srv_sql(c, sql, 1, account_id);
     if (r == NULL)
@@ -345,7 +296,7 @@ static int load_contracts(srv_call *c, const char *account_id, const report_mont
     int next = -1;
     for (int i = 0; i < rows; i++) {
         if (cs[i].start <= m->last && m->last <= cs[i].end)
-            rep->active_contracts[rep->n_active_contracts++] = contract_from_row(c, r, i);
+            rep->active_contracts[rep->n_active_contracts++] = srv_contract_from_row(c, r, i, 0);
         /* The earliest end in the window; on a tie the contract that started first. */
         if (cs[i].end > m->last && cs[i].end <= m->last + RENEWAL_WINDOW_DAYS &&
             (next < 0 || cs[i].end < cs[next].end))

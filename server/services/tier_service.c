@@ -21,6 +21,7 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/tier.pb-c.h"
 #include "dispatch.h"
+#include "records.h"
 #include "tier_rules.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -682,25 +683,6 @@ int tier_task_month_end(srv_call *c)
 
 /* ---- decisions, overrides, history ------------------------------------------ */
 
-#define CHANGE_COLS                                                                                \
-    "h.id, h.account_id, h.from_tier, h.to_tier, h.reason, h.changed_by,"                          \
-    " extract(epoch from h.changed_at)::text, h.proposal_id"
-
-static Concord__V1__TierChange *change_from_row(srv_call *c, PGresult *r, int row)
-{
-    Concord__V1__TierChange *h = arena_alloc(c->arena, sizeof(*h));
-    concord__v1__tier_change__init(h);
-    h->id = PQgetvalue(r, row, 0);
-    h->account_id = PQgetvalue(r, row, 1);
-    h->from_tier = tier_from_db(PQgetvalue(r, row, 2));
-    h->to_tier = tier_from_db(PQgetvalue(r, row, 3));
-    h->reason = PQgetvalue(r, row, 4);
-    h->changed_by_id = PQgetvalue(r, row, 5);
-    h->change_time = srv_ts(c, PQgetvalue(r, row, 6));
-    h->proposal_id = PQgetvalue(r, row, 7);
-    return h;
-}
-
 /*
  * Sets an account's tier and records the change with its reason (the caller
  * checked edit access). *change is NULL when the account already had the tier:
@@ -715,7 +697,7 @@ static int apply_tier(srv_call *c, const char *account_id, int to, const char *r
     static const char add[] =
         "WITH h AS (INSERT INTO tier_changes (account_id, from_tier, to_tier, reason,"
         "   changed_by, proposal_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)"
-        " SELECT " CHANGE_COLS " FROM h";
+        " SELECT " SRV_TIER_CHANGE_COLS " FROM h";
     *change = NULL;
     PGresult *r = srv_sql(c, lock, 1, account_id);
     if (r == NULL)
@@ -734,7 +716,7 @@ static int apply_tier(srv_call *c, const char *account_id, int to, const char *r
                 c->user.id ? c->user.id_text : NULL, proposal_id);
     if (r == NULL)
         return c->code;
-    *change = change_from_row(c, r, 0);
+    *change = srv_tier_change_from_row(c, r, 0);
     return srv_audit(c, "change_tier", "account", account_id, NULL, &(*change)->base);
 }
 
@@ -862,7 +844,7 @@ static int list_tier_history(srv_call *c, const ProtobufCMessage *in, ProtobufCM
 {
     const Concord__V1__ListTierHistoryRequest *req = (const void *)in;
     static const char sql[] =
-        "SELECT " CHANGE_COLS " FROM tier_changes h WHERE h.account_id = $1"
+        "SELECT " SRV_TIER_CHANGE_COLS " FROM tier_changes h WHERE h.account_id = $1"
         " AND ($2::bigint IS NULL OR h.id < $2::bigint) ORDER BY h.id DESC LIMIT $3";
     int size = srv_page_size(c, "page_size", req->page_size);
     const char *after = page_after_id(c, req->page_token);
@@ -881,7 +863,7 @@ static int list_tier_history(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     int shown = rows > size ? size : rows;
     resp->changes = arena_alloc(c->arena, sizeof(*resp->changes) * (size_t)(shown ? shown : 1));
     for (int i = 0; i < shown; i++)
-        resp->changes[i] = change_from_row(c, r, i);
+        resp->changes[i] = srv_tier_change_from_row(c, r, i);
     resp->n_changes = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size)
