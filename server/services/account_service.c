@@ -364,32 +364,12 @@ static const account_order orders[] = {
 #define SEARCH_BATCH 500
 #define SEARCH_MAX_BATCHES 20
 
-static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req, int size,
+static int search_page(srv_call *c, Concord__V1__ListAccountsResponse *resp, int size,
                        int newest, const char *where, const char **params, int np,
-                       const char *pat, const char *query, const char *tag, const char *after_id,
-                       ProtobufCMessage **out)
+                       const char *pat, const char *query, const char *tag, const char *after_id)
 {
     static const char cand_sql[] =
         "SELECT search_account_page(lower($1), $2, $3, $4::bigint, $5::int, $6::boolean)";
-    Concord__V1__ListAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
-    concord__v1__list_accounts_response__init(resp);
-    resp->next_page_token = "";
-    if (req->include_total) {
-        const char *count_sql = arena_printf(
-            c->arena,
-            "SELECT count(*) FROM accounts a %s AND a.id IN (SELECT search_account_page("
-            "lower($%d), $%d, $%d, NULL, NULL, false))",
-            where, np + 1, np + 2, np + 3);
-        const char **cp = arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 3));
-        memcpy(cp, params, sizeof(char *) * (size_t)np);
-        cp[np] = pat;
-        cp[np + 1] = query;
-        cp[np + 2] = tag;
-        PGresult *r = srv_sql_dynamic(c, count_sql, np + 3, cp);
-        if (r == NULL)
-            return c->code;
-        resp->total_size = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    }
     const char *sql = arena_printf(c->arena,
                                    "SELECT " ACCOUNT_COLS " FROM accounts a %s"
                                    " AND a.id = ANY($%d::bigint[])"
@@ -448,7 +428,6 @@ static int search_page(srv_call *c, const Concord__V1__ListAccountsRequest *req,
         resp->next_page_token = (char *)srv_page_token_encode(
             c, arena_printf(c->arena, "%s" TAG_SEP "%s", last_key,
                             resp->accounts[resp->n_accounts - 1]->id));
-    *out = &resp->base;
     return CC_OK;
 }
 
@@ -580,30 +559,34 @@ static int list_accounts(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         wl += (size_t)snprintf(where + wl, sizeof(where) - wl, " AND a.archived_at IS NULL");
     int n_filter = np;
     int search = search_pat != NULL || search_tag != NULL;
-    if (search && ((ord == ORDER_NAME && !desc) || (ord == ORDER_ID && desc)))
-        return search_page(c, req, size, ord == ORDER_ID, where, params, np, search_pat,
-                           search_query, search_tag, after_id, out);
+    /* Every match of a search, as a filter: for the total, and for orders the
+     * search table does not page in (those sort every visible match). */
+    char matches[160] = "";
     if (search) {
-        /* Other orders: every match, filtered by the policy, then sorted. */
         params[np++] = search_pat;
         params[np++] = search_query;
         params[np++] = search_tag;
-        wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
-                               " AND a.id IN (SELECT search_account_page("
-                               "lower($%d), $%d, $%d, NULL, NULL, false))",
-                               np - 2, np - 1, np);
-        n_filter = np;
+        snprintf(matches, sizeof(matches),
+                 " AND a.id IN (SELECT search_account_page(lower($%d), $%d, $%d, NULL, NULL,"
+                 " false))",
+                 np - 2, np - 1, np);
     }
 
     Concord__V1__ListAccountsResponse *resp = arena_alloc(c->arena, sizeof(*resp));
     concord__v1__list_accounts_response__init(resp);
+    *out = &resp->base;
     if (req->include_total) {
-        const char *count_sql = arena_printf(c->arena, "SELECT count(*) FROM accounts a %s", where);
-        PGresult *r = srv_sql_dynamic(c, count_sql, n_filter, params);
+        const char *count_sql =
+            arena_printf(c->arena, "SELECT count(*) FROM accounts a %s%s", where, matches);
+        PGresult *r = srv_sql_dynamic(c, count_sql, np, params);
         if (r == NULL)
             return c->code;
         resp->total_size = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     }
+    if (search && ((ord == ORDER_NAME && !desc) || (ord == ORDER_ID && desc)))
+        return search_page(c, resp, size, ord == ORDER_ID, where, params, n_filter, search_pat,
+                           search_query, search_tag, after_id);
+    wl += (size_t)snprintf(where + wl, sizeof(where) - wl, "%s", matches);
 
     char keyset[384] = "";
     if (after_key != NULL) {
