@@ -85,6 +85,14 @@ static double wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* How many times slower than usual concordd answers (CONCORD_TEST_SLOW, set
+ * under valgrind): waits that measure its speed are multiplied by it. */
+static int slow_factor(void)
+{
+    const char *slow = getenv("CONCORD_TEST_SLOW");
+    return slow && atoi(slow) > 0 ? atoi(slow) : 1;
+}
+
 static void default_options(cc_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -92,10 +100,7 @@ static void default_options(cc_options *o)
     o->port = atoi(env("CONCORD_PORT"));
     o->ca_file = env("CONCORD_CA");
     o->server_name = "localhost";
-    /* Handshakes are slower when concordd runs under valgrind (CONCORD_TEST_SLOW). */
-    const char *slow = getenv("CONCORD_TEST_SLOW");
-    int factor = slow && atoi(slow) > 0 ? atoi(slow) : 1;
-    o->connect_timeout_ms = 5000 * factor;
+    o->connect_timeout_ms = 5000 * slow_factor();
 }
 
 /* Logs in as the environment's admin; returns the code and fills token. */
@@ -555,8 +560,7 @@ static int cmd_load(int argc, char **argv)
     char msg[256];
     /* A test that restarted PostgreSQL just before may start this one while
      * concordd's workers are still reconnecting (within 15 s): wait for that. */
-    const char *slow = getenv("CONCORD_TEST_SLOW");
-    double wait_until = wall_s() + 15.0 * (slow && atoi(slow) > 0 ? atoi(slow) : 1);
+    double wait_until = wall_s() + 15.0 * slow_factor();
     int code;
     while ((code = admin_login(&r->opts, r->token, sizeof(r->token), msg, sizeof(msg))) ==
                CC_UNAVAILABLE &&

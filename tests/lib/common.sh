@@ -341,10 +341,14 @@ restart_concordd() {
         echo "error: concordd came back on $TENV_ADDR, not $CONCORD_ADDR" >&2
         return 1
     fi
-    # A slowed concordd (valgrind) takes seconds over its first TLS handshakes: one here,
-    # so that the test measures a warm server (refused or not, it does the work).
-    if [ "$(slow_s 1)" -gt 1 ]; then
-        timeout "$(slow_s 10)" openssl s_client -connect "$CONCORD_ADDR" -CAfile "$CONCORD_CA" \
-            </dev/null >/dev/null 2>&1 || true
-    fi
+    warm_up_tls "$CONCORD_ADDR" "$CONCORD_CA"
+}
+
+# warm_up_tls ADDR CA: a slowed concordd (CONCORD_TEST_SLOW > 1, valgrind) takes seconds
+# over its first TLS handshakes; one here lets tests measure a warm server (refused or
+# not, the handshake does the work). Does nothing at normal speed.
+warm_up_tls() {
+    [ "$(slow_s 1)" -gt 1 ] || return 0
+    timeout "$(slow_s 10)" openssl s_client -connect "$1" -CAfile "$2" </dev/null >/dev/null 2>&1 ||
+        true
 }
