@@ -8,6 +8,13 @@
  * close_notify) is moved to the socket by flush(), one uv_write request with
  * its own buffer per flush.
  *
+ * Writes are gathered: tls_stream_write appends plaintext to out, and the
+ * batch prepare handle encrypts all of it and flushes it once per loop turn,
+ * just before the loop waits for I/O. Replies or calls written in the same
+ * turn thus share one TLS record (up to 16 KiB) and one write(2). libuv runs
+ * prepare handles after timers, idle handles and I/O callbacks and before it
+ * blocks, so nothing written from any callback waits for further I/O.
+ *
  * Invariants:
  *  - Once closing is set no owner callback other than on_close runs, and no
  *    SSL call other than the close_notify in tls_stream_close is made. Every
@@ -21,9 +28,12 @@
  *  - The SSL object (and its BIOs) is freed only after both handles are
  *    closed, just before on_close; write callbacks run before close callbacks
  *    in libuv, so none of them sees a freed stream.
- *  - Plaintext written before the handshake finished is kept in early and
- *    encrypted right after the handshake, before on_handshake runs, so it
- *    always precedes anything the owner writes from on_handshake.
+ *  - out holds plaintext in the order it was written; it is encrypted before
+ *    anything written after it. Plaintext written before the handshake
+ *    finished waits in out and is encrypted right after the handshake, before
+ *    on_handshake runs. A graceful close encrypts out before close_notify.
+ *  - The batch handle is active exactly while out holds data to send after
+ *    the handshake; out is freed once sent, so an idle stream holds no buffer.
  */
 #include "tls_stream.h"
 #include <arpa/inet.h>
@@ -38,6 +48,8 @@
 /* Size of the read buffer handed to libuv and of one SSL_read chunk. */
 #define TLS_READ_CHUNK (64 * 1024)
 #define TLS_PLAIN_CHUNK (16 * 1024)
+/* Gathered plaintext is sent at once when it reaches one full TLS record. */
+#define TLS_BATCH_MAX (16 * 1024)
 
 static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                                     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -264,7 +276,7 @@ static void on_write(uv_write_t *req, int status)
         report_error(s, status == UV_EPIPE || status == UV_ECONNRESET ? CC_EEOF : CC_EIO);
         return;
     }
-    if (s->write_pending == 0 && s->ops->on_drain != NULL)
+    if (s->write_pending == 0 && s->out_len == 0 && s->ops->on_drain != NULL)
         s->ops->on_drain(s);
 }
 
@@ -316,6 +328,45 @@ static int encrypt_and_flush(tls_stream *s, const uint8_t *data, size_t len)
     return flush(s);
 }
 
+/* Encrypts and sends the plaintext gathered in out. Returns 0 or CC_E*. */
+static int send_out(tls_stream *s)
+{
+    uv_prepare_stop(&s->batch);
+    if (s->out_len == 0)
+        return 0;
+    int rc = encrypt_and_flush(s, s->out, s->out_len);
+    free(s->out);
+    s->out = NULL;
+    s->out_len = 0;
+    s->out_cap = 0;
+    return rc;
+}
+
+static void on_batch(uv_prepare_t *h)
+{
+    tls_stream *s = h->data;
+    int rc = send_out(s);
+    if (rc < 0)
+        report_error(s, rc);
+}
+
+static int out_append(tls_stream *s, const uint8_t *data, size_t len)
+{
+    if (s->out_len + len > s->out_cap) {
+        size_t cap = s->out_cap ? s->out_cap : 1024;
+        while (cap < s->out_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(s->out, cap);
+        if (p == NULL)
+            return CC_ENOMEM;
+        s->out = p;
+        s->out_cap = cap;
+    }
+    memcpy(s->out + s->out_len, data, len);
+    s->out_len += len;
+    return 0;
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 /* Runs the handshake; returns 1 when it is done and the stream may read on. */
@@ -345,11 +396,8 @@ static int drive_handshake(tls_stream *s)
     }
     s->handshake_done = 1;
     int rc = flush(s);
-    if (rc == 0 && s->early_len > 0)
-        rc = encrypt_and_flush(s, s->early, s->early_len);
-    free(s->early);
-    s->early = NULL;
-    s->early_len = 0;
+    if (rc == 0)
+        rc = send_out(s);
     if (rc < 0) {
         handshake_failed(s, rc);
         return 0;
@@ -484,6 +532,8 @@ int tls_stream_init(tls_stream *s, uv_loop_t *loop, SSL_CTX *ctx, const tls_stre
     s->tcp.data = s;
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
+    uv_prepare_init(loop, &s->batch);
+    s->batch.data = s;
     return 0;
 fail:
     BIO_free(s->rbio);
@@ -566,21 +616,23 @@ int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len)
         return CC_ECLOSED;
     if (len == 0)
         return 0;
-    if (!s->handshake_done) {
-        uint8_t *p = realloc(s->early, s->early_len + len);
-        if (p == NULL)
-            return CC_ENOMEM;
-        memcpy(p + s->early_len, data, len);
-        s->early = p;
-        s->early_len += len;
-        return 0;
+    if (s->handshake_done && len >= TLS_BATCH_MAX) {
+        /* Large enough for records of its own: no copy. */
+        int rc = send_out(s);
+        return rc < 0 ? rc : encrypt_and_flush(s, data, len);
     }
-    return encrypt_and_flush(s, data, len);
+    int rc = out_append(s, data, len);
+    if (rc < 0 || !s->handshake_done)
+        return rc;
+    if (s->out_len >= TLS_BATCH_MAX)
+        return send_out(s);
+    uv_prepare_start(&s->batch, on_batch);
+    return 0;
 }
 
 size_t tls_stream_pending(const tls_stream *s)
 {
-    return s->write_pending;
+    return s->write_pending + s->out_len;
 }
 
 void tls_stream_read_pause(tls_stream *s)
@@ -630,9 +682,10 @@ static void close_handles(tls_stream *s)
 {
     if (s->handles_open > 0 || uv_is_closing((uv_handle_t *)&s->tcp))
         return;
-    s->handles_open = 2;
+    s->handles_open = 3;
     uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->batch, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -653,15 +706,18 @@ void tls_stream_close(tls_stream *s, int graceful)
     s->closing = 1;
     stop_reading(s);
     uv_timer_stop(&s->timer);
-    free(s->early);
-    s->early = NULL;
-    s->early_len = 0;
     if (graceful && s->connected && s->handshake_done && !s->failed) {
+        (void)send_out(s); /* what was written goes out before close_notify */
         ERR_clear_error();
         (void)SSL_shutdown(s->ssl); /* queues close_notify; the peer's is not awaited */
         ERR_clear_error();
         (void)flush(s);
     }
+    uv_prepare_stop(&s->batch);
+    free(s->out);
+    s->out = NULL;
+    s->out_len = 0;
+    s->out_cap = 0;
     if (graceful && s->connected && s->write_pending > 0 &&
         uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) == 0) {
         /* Let queued writes go out, but not forever if the peer stops reading. */

@@ -52,8 +52,8 @@ struct tls_stream {
     const tls_stream_ops *ops;
     void *data;           /* the owner's pointer */
     size_t write_pending; /* ciphertext bytes handed to uv_write, not yet done */
-    uint8_t *early;       /* plaintext written before the handshake finished */
-    size_t early_len;
+    uint8_t *out;         /* plaintext written and not yet encrypted (see tls_stream_write) */
+    size_t out_len, out_cap;
     int peer_closed; /* close_notify or EOF seen */
     int handshake_done;
     int closing;        /* tls_stream_close called */
@@ -61,6 +61,7 @@ struct tls_stream {
     int error_reported; /* on_error already called */
     /* Private state below; the owner only reads reason through tls_stream_reason. */
     uv_timer_t timer;           /* deferred read after a resume; bound on a graceful close */
+    uv_prepare_t batch;         /* encrypts and sends out before the loop next waits */
     uv_shutdown_t shutdown_req; /* graceful close: FIN once the queued writes are out */
     int connected;              /* the socket is open (accepted or connected) */
     int paused;                 /* the owner paused reading */
@@ -110,11 +111,17 @@ int tls_stream_accept(tls_stream *s, uv_stream_t *listener) CC_MUST_CHECK;
 int tls_stream_connect(tls_stream *s, const struct sockaddr *addr,
                        const char *verify_host) CC_MUST_CHECK;
 /**
- * Encrypts and queues len plaintext bytes (copied). Data written before the
- * handshake finished is sent once it has. Returns 0 or CC_E*.
+ * Queues len plaintext bytes (copied) for sending. Writes made while the loop
+ * runs its callbacks are gathered and go out together, as one TLS record and
+ * one system call per 16 KiB, just before the loop next waits for I/O (a
+ * prepare handle), so a connection that carries many calls or replies in one
+ * loop turn pays for one record and one write instead of one each. Data written
+ * before the handshake finished is sent once it has. Returns 0 or CC_E*; a
+ * failure to send what was gathered is reported later through on_error.
  */
 int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len) CC_MUST_CHECK;
-/** Ciphertext bytes queued on the socket and not yet written (back-pressure). */
+/** Bytes queued and not yet written to the socket (back-pressure): ciphertext
+ *  handed to the socket plus plaintext gathered for the next record. */
 size_t tls_stream_pending(const tls_stream *s);
 /**
  * Pauses reading (back-pressure): no on_read until tls_stream_read_resume,

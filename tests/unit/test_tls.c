@@ -178,6 +178,7 @@ typedef struct peer {
     int pause_first_read;    /* pause in the first on_read; a timer resumes */
     const uint8_t *send;     /* written after the handshake (in pieces) */
     size_t send_len;
+    int send_from_timer; /* write send from a timer callback instead, in one piece */
 } peer;
 
 struct test_env {
@@ -187,6 +188,7 @@ struct test_env {
     int port;
     uv_timer_t watchdog;
     uv_timer_t resume_timer;
+    uv_timer_t send_timer;
     int timed_out;
     SSL_CTX *sctx, *cctx;
     peer srv, cli;
@@ -208,6 +210,14 @@ static void peer_close(peer *p, int graceful)
     tls_stream_close(&p->s, graceful);
 }
 
+static void on_send_timer(uv_timer_t *timer)
+{
+    peer *p = timer->data;
+    uv_close((uv_handle_t *)timer, NULL);
+    if (!p->close_requested)
+        assert_int_equal(tls_stream_write(&p->s, p->send, p->send_len), 0);
+}
+
 static void peer_on_handshake(tls_stream *s, int status)
 {
     peer *p = s->data;
@@ -224,6 +234,12 @@ static void peer_on_handshake(tls_stream *s, int status)
     snprintf(p->cipher, sizeof(p->cipher), "%s", SSL_get_cipher_name(s->ssl));
     p->peer_cert = SSL_get0_peer_certificate(s->ssl) != NULL;
     tls_stream_peer_addr(s, p->peer_addr, sizeof(p->peer_addr));
+    if (p->send_from_timer) {
+        uv_timer_init(&p->t->loop, &p->t->send_timer);
+        p->t->send_timer.data = p;
+        uv_timer_start(&p->t->send_timer, on_send_timer, 0, 0);
+        return;
+    }
     /* Uneven pieces, so records and writes do not line up with anything. */
     size_t off = 0, piece = 1000;
     while (off < p->send_len) {
@@ -708,6 +724,47 @@ static void pause_and_resume(void **state)
     env_fini(&t);
 }
 
+/* Writes made in one loop turn go out as one record: the peer decrypts them in one read. */
+static void writes_gathered(void **state)
+{
+    test_env t;
+    env_init(&t, server_cfg(), client_cfg());
+    uint8_t *data = pattern(10000);
+    t.cli.send = data; /* three pieces: 1000, 3001 and 5999 bytes */
+    t.cli.send_len = 10000;
+    t.srv.close_after = 10000;
+    env_connect(&t, "localhost", 0);
+    env_run(&t);
+    assert_int_equal(t.srv.rx_len, 10000);
+    assert_memory_equal(t.srv.rx, data, 10000);
+    assert_int_equal(t.srv.read_calls, 1);
+    assert_int_equal(t.cli.err, CC_EEOF);
+    free(data);
+    env_fini(&t);
+}
+
+/*
+ * A write from a timer callback goes out before the loop waits again. Were it
+ * held for the next I/O event, the loop would sleep until the watchdog.
+ */
+static void write_from_timer(void **state)
+{
+    test_env t;
+    env_init(&t, server_cfg(), client_cfg());
+    t.cli.send = (const uint8_t *)"ping";
+    t.cli.send_len = 4;
+    t.cli.send_from_timer = 1;
+    t.srv.echo = 1;
+    t.cli.close_after = 4;
+    env_connect(&t, "localhost", 0);
+    env_run(&t);
+    assert_int_equal(t.srv.rx_len, 4);
+    assert_int_equal(t.cli.rx_len, 4);
+    assert_memory_equal(t.cli.rx, "ping", 4);
+    assert_int_equal(t.srv.err, CC_EEOF);
+    env_fini(&t);
+}
+
 static void connection_refused(void **state)
 {
     test_env t;
@@ -757,6 +814,8 @@ int main(void)
         cmocka_unit_test(mutual_tls),
         cmocka_unit_test(close_inside_read),
         cmocka_unit_test(pause_and_resume),
+        cmocka_unit_test(writes_gathered),
+        cmocka_unit_test(write_from_timer),
         cmocka_unit_test(connection_refused),
         cmocka_unit_test(bad_config),
     };
