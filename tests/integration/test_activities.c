@@ -26,138 +26,10 @@
 #include "concord/v1/stakeholder.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-static cc_options opts;
-static char admin_token[128];
+static char admin_token[ITEST_TOKEN_LEN];
 static char run_id[32];
-
-/* Responses are kept here and freed after each test. */
-static ProtobufCMessage *kept[4096];
-static size_t n_kept;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static int release_all(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_kept; i++)
-        protobuf_c_message_free_unpacked(kept[i], NULL);
-    n_kept = 0;
-    return 0;
-}
-
-static cc_conn *connect_as(const char *token)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    cc_conn_set_token(c, token);
-    return c;
-}
-
-/* Calls method; returns the response (kept until the test ends) or NULL. */
-static void *call(cc_conn *c, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *resp_desc, int *code, const cc_status **st)
-{
-    ProtobufCMessage *resp = NULL;
-    *code = cc_invoke(c, method, req, resp_desc, &resp, st);
-    if (resp && n_kept < sizeof(kept) / sizeof(kept[0]))
-        kept[n_kept++] = resp;
-    return resp;
-}
-
-/* True when the status names field among its violations. */
-static int names_field(const cc_status *st, const char *field)
-{
-    for (size_t i = 0; st && i < st->n_violations; i++)
-        if (strcmp(st->violations[i]->field, field) == 0)
-            return 1;
-    return 0;
-}
-
-static void login(const char *user, const char *password, char *token, size_t len)
-{
-    cc_conn *c = connect_as(NULL);
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    int code;
-    const cc_status *st;
-    Concord__V1__LoginResponse *r = call(c, "concord.v1.AuthService/Login", &req,
-                                         &concord__v1__login_response__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("login %s: %s", user, st->message);
-    snprintf(token, len, "%s", r->token);
-    cc_conn_free(c);
-}
-
-/* Creates a user and logs them in; returns their id (kept). */
-static const char *make_user(cc_conn *admin, const char *prefix, Concord__V1__Department dept,
-                             Concord__V1__Role role, char *token, size_t len)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
-    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = username;
-    u.department = dept;
-    u.role = role;
-    cu.user = &u;
-    cu.password = "people-password-1";
-    int code;
-    const cc_status *st;
-    Concord__V1__User *made = call(admin, "concord.v1.AuthService/CreateUser", &cu,
-                                   &concord__v1__user__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create user %s: %s", username, st->message);
-    login(username, "people-password-1", token, len);
-    return made->id;
-}
-
-static const char *make_account(cc_conn *c, const char *name)
-{
-    char full[128];
-    snprintf(full, sizeof(full), "%s %s", name, run_id);
-    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    a.name = full;
-    req.account = &a;
-    req.allow_similar_name = 1; /* test accounts share words on purpose */
-    int code;
-    const cc_status *st;
-    Concord__V1__Account *made = call(c, "concord.v1.AccountService/CreateAccount", &req,
-                                      &concord__v1__account__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create account: %s", st->message);
-    return made->id;
-}
-
-/* Puts user on the account's team with read-only access. */
-static void add_reader(cc_conn *admin, const char *account_id, const char *user_id)
-{
-    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember m = CONCORD__V1__TEAM_MEMBER__INIT;
-    m.account_id = (char *)account_id;
-    m.user_id = (char *)user_id;
-    m.team_role = CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD;
-    m.access_level = CONCORD__V1__ACCESS_LEVEL__READ;
-    req.member = &m;
-    int code;
-    const cc_status *st;
-    call(admin, "concord.v1.TeamService/AddTeamMember", &req, &concord__v1__team_member__descriptor,
-         &code, &st);
-    assert_int_equal(code, CC_OK);
-}
 
 static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
                                            Concord__V1__StakeholderLevel level,
@@ -170,8 +42,10 @@ static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, c
     s.level = level;
     s.reports_to_id = (char *)(reports_to ? reports_to : "");
     req.stakeholder = &s;
-    return call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-                &concord__v1__stakeholder__descriptor, code, st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                            &concord__v1__stakeholder__descriptor, &resp, st);
+    return resp;
 }
 
 static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_id,
@@ -187,40 +61,13 @@ static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_
     return s;
 }
 
-static PGconn *superuser(void)
-{
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"));
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("superuser connection: %s", PQerrorMessage(pg));
-    return pg;
-}
-
-/* The first value of a one-row query with one text parameter. */
-static long long sql_count(PGconn *pg, const char *sql, const char *param)
-{
-    const char *params[1] = {param};
-    PGresult *r = PQexecParams(pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000, (int)getpid());
-    login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
-          sizeof(admin_token));
-    release_all(NULL);
+    itest_login_token(itest_env("CONCORD_ADMIN_USER"), itest_env("CONCORD_ADMIN_PASSWORD"),
+                      admin_token, sizeof(admin_token));
+    itest_release(NULL);
     return 0;
 }
 
@@ -258,8 +105,10 @@ static Concord__V1__Activity *create_act(cc_conn *c, Concord__V1__Activity *a, i
 {
     Concord__V1__CreateActivityRequest req = CONCORD__V1__CREATE_ACTIVITY_REQUEST__INIT;
     req.activity = a;
-    return call(c, "concord.v1.ActivityService/CreateActivity", &req,
-                &concord__v1__activity__descriptor, code, st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.ActivityService/CreateActivity", &req,
+                            &concord__v1__activity__descriptor, &resp, st);
+    return resp;
 }
 
 static Concord__V1__ListActivitiesResponse *list_acts(cc_conn *c, const char *account_id,
@@ -273,8 +122,10 @@ static Concord__V1__ListActivitiesResponse *list_acts(cc_conn *c, const char *ac
     req.kind = kind;
     req.stakeholder_id = (char *)(stakeholder ? stakeholder : "");
     const cc_status *st;
-    return call(c, "concord.v1.ActivityService/ListActivities", &req,
-                &concord__v1__list_activities_response__descriptor, code, &st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.ActivityService/ListActivities", &req,
+                            &concord__v1__list_activities_response__descriptor, &resp, &st);
+    return resp;
 }
 
 static int bulk(cc_conn *c, Concord__V1__Activity **items, size_t n, int *created,
@@ -285,9 +136,9 @@ static int bulk(cc_conn *c, Concord__V1__Activity **items, size_t n, int *create
     req.activities = items;
     req.n_activities = n;
     int code;
-    Concord__V1__BulkCreateActivitiesResponse *r =
-        call(c, "concord.v1.ActivityService/BulkCreateActivities", &req,
-             &concord__v1__bulk_create_activities_response__descriptor, &code, st);
+    Concord__V1__BulkCreateActivitiesResponse *r = NULL;
+    code = itest_call_kept(c, "concord.v1.ActivityService/BulkCreateActivities", &req,
+                           &concord__v1__bulk_create_activities_response__descriptor, &r, st);
     if (created)
         *created = r ? r->created : -1;
     return code;
@@ -304,8 +155,10 @@ timeline(cc_conn *c, const char *account_id, const Concord__V1__TimelineEntryTyp
     req.page_size = page_size;
     req.page_token = (char *)(token ? token : "");
     const cc_status *st;
-    return call(c, "concord.v1.ActivityService/GetAccountTimeline", &req,
-                &concord__v1__get_account_timeline_response__descriptor, code, &st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.ActivityService/GetAccountTimeline", &req,
+                            &concord__v1__get_account_timeline_response__descriptor, &resp, &st);
+    return resp;
 }
 
 static size_t count_acts(cc_conn *c, const char *account_id)
@@ -321,16 +174,19 @@ static size_t count_acts(cc_conn *c, const char *account_id)
 static void create_validates_and_adds_the_creator(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Activity University");
-    const char *other = make_account(c, "Activity Elsewhere");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Activity University %s", run_id);
+    char other[ITEST_ID_LEN];
+    itest_new_account(c, other, NULL, "Activity Elsewhere %s", run_id);
     Concord__V1__Stakeholder *s =
         must_create_sh(c, acc, "Ann Provost", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *far =
         must_create_sh(c, other, "Far Away", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
-    char tok[128];
-    const char *csm = make_user(c, "csm", CONCORD__V1__DEPARTMENT__SUCCESS,
-                                CONCORD__V1__ROLE__MEMBER, tok, sizeof(tok));
+    itest_user csm_user;
+    itest_new_user(c, &csm_user, CONCORD__V1__DEPARTMENT__SUCCESS, CONCORD__V1__ROLE__MEMBER,
+                   "csm%s", run_id);
+    const char *csm = csm_user.id;
     int code;
     const cc_status *st;
     act_buf b;
@@ -340,17 +196,17 @@ static void create_validates_and_adds_the_creator(void **state)
     a->occur_time = NULL;
     create_act(c, a, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activity.kind"));
-    assert_true(names_field(st, "activity.subject"));
-    assert_true(names_field(st, "activity.occur_time"));
-    assert_true(names_field(st, "activity.stakeholder_ids[0]"));
+    assert_true(itest_names_field(st, "activity.kind"));
+    assert_true(itest_names_field(st, "activity.subject"));
+    assert_true(itest_names_field(st, "activity.occur_time"));
+    assert_true(itest_names_field(st, "activity.stakeholder_ids[0]"));
 
     /* More than a year ahead is refused; next month is fine (a planned visit). */
     a = act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__VISIT, "Site visit", -400L * 86400, NULL,
                  NULL);
     create_act(c, a, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activity.occur_time"));
+    assert_true(itest_names_field(st, "activity.occur_time"));
 
     /* Stakeholders of another account and unknown users are named by position. */
     a = act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__CALL, "Call", 3600, s->id, far->id);
@@ -358,9 +214,9 @@ static void create_validates_and_adds_the_creator(void **state)
     a->n_user_ids = 1;
     create_act(c, a, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activity.stakeholder_ids[1]"));
-    assert_false(names_field(st, "activity.stakeholder_ids[0]"));
-    assert_true(names_field(st, "activity.user_ids[0]"));
+    assert_true(itest_names_field(st, "activity.stakeholder_ids[1]"));
+    assert_false(itest_names_field(st, "activity.stakeholder_ids[0]"));
+    assert_true(itest_names_field(st, "activity.user_ids[0]"));
 
     /* A good one: the creator joins the users; the time keeps its microseconds. */
     a = act_init(&b, acc, CONCORD__V1__ACTIVITY_KIND__MEETING, "Quarterly review", 3600, s->id,
@@ -387,30 +243,33 @@ static void create_validates_and_adds_the_creator(void **state)
     /* Get, and NOT_FOUND for what does not exist. */
     Concord__V1__GetActivityRequest g = CONCORD__V1__GET_ACTIVITY_REQUEST__INIT;
     g.id = made->id;
-    Concord__V1__Activity *got = call(c, "concord.v1.ActivityService/GetActivity", &g,
-                                      &concord__v1__activity__descriptor, &code, &st);
+    Concord__V1__Activity *got = NULL;
+    code = itest_call_kept(c, "concord.v1.ActivityService/GetActivity", &g,
+                           &concord__v1__activity__descriptor, &got, &st);
     assert_int_equal(code, CC_OK);
     assert_string_equal(got->subject, "Quarterly review");
     g.id = "999999999";
-    call(c, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
-         &st);
+    code = itest_call_kept(c, "concord.v1.ActivityService/GetActivity", &g,
+                           &concord__v1__activity__descriptor, NULL, &st);
     assert_int_equal(code, CC_NOT_FOUND);
 
-    PGconn *pg = superuser();
-    assert_int_equal(sql_count(pg,
-                               "SELECT count(*) FROM concord.audit_log WHERE action ="
-                               " 'create_activity' AND target_id = $1",
-                               made->id),
+    PGconn *pg = itest_pg_superuser();
+    assert_int_equal(itest_sql_count(pg,
+                                     "SELECT count(*) FROM concord.audit_log WHERE action ="
+                                     " 'create_activity' AND target_id = $1",
+                                     made->id),
                      1);
     PQfinish(pg);
     cc_conn_free(c);
+    itest_user_close(&csm_user);
 }
 
 static void list_is_newest_first_with_stable_pages(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Listing University");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Listing University %s", run_id);
     Concord__V1__Stakeholder *s =
         must_create_sh(c, acc, "Lia Lister", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     int code;
@@ -480,9 +339,11 @@ static void list_is_newest_first_with_stable_pages(void **state)
 static void bulk_is_all_or_nothing(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Import University");
-    const char *other = make_account(c, "Import Elsewhere");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Import University %s", run_id);
+    char other[ITEST_ID_LEN];
+    itest_new_account(c, other, NULL, "Import Elsewhere %s", run_id);
     Concord__V1__Stakeholder *s =
         must_create_sh(c, acc, "Ivy Importer", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
     Concord__V1__Stakeholder *far =
@@ -500,7 +361,7 @@ static void bulk_is_all_or_nothing(void **state)
     items[2]->subject = "";
     code = bulk(c, items, 4, &created, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activities[2].subject"));
+    assert_true(itest_names_field(st, "activities[2].subject"));
     assert_int_equal(count_acts(c, acc), 0);
     items[2]->subject = "Imported mail";
 
@@ -508,7 +369,7 @@ static void bulk_is_all_or_nothing(void **state)
     b[3].sids[0] = (char *)far->id;
     code = bulk(c, items, 4, &created, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activities[3].stakeholder_ids[0]"));
+    assert_true(itest_names_field(st, "activities[3].stakeholder_ids[0]"));
     assert_int_equal(count_acts(c, acc), 0);
     b[3].sids[0] = (char *)s->id;
 
@@ -524,12 +385,12 @@ static void bulk_is_all_or_nothing(void **state)
     assert_true(l->activities[0]->created_by_id[0] != '\0');
 
     /* One audit row for the call. */
-    PGconn *pg = superuser();
-    assert_int_equal(sql_count(pg,
-                               "SELECT count(*) FROM concord.audit_log WHERE action ="
-                               " 'bulk_create_activities' AND target_type = 'account'"
-                               " AND target_id = $1 AND after = '{\"created\": 4}'",
-                               acc),
+    PGconn *pg = itest_pg_superuser();
+    assert_int_equal(itest_sql_count(pg,
+                                     "SELECT count(*) FROM concord.audit_log WHERE action ="
+                                     " 'bulk_create_activities' AND target_type = 'account'"
+                                     " AND target_id = $1 AND after = '{\"created\": 4}'",
+                                     acc),
                      1);
     PQfinish(pg);
 
@@ -542,24 +403,29 @@ static void bulk_is_all_or_nothing(void **state)
     code = bulk(c, many, n, &created, &st);
     free(many);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activities"));
+    assert_true(itest_names_field(st, "activities"));
     cc_conn_free(c);
 }
 
 static void bulk_checks_every_account(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    char out_token[128], reader_token[128];
-    make_user(c, "bout", CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER, out_token,
-              sizeof(out_token));
-    const char *reader = make_user(c, "bread", CONCORD__V1__DEPARTMENT__DELIVERY,
-                                   CONCORD__V1__ROLE__MEMBER, reader_token, sizeof(reader_token));
-    const char *hidden = make_account(c, "Bulk Hidden");
-    add_reader(c, hidden, reader);
+    cc_conn *c = itest_connect(admin_token);
+    itest_user out_user, reader_user;
+    itest_new_user(c, &out_user, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER, "bout%s",
+                   run_id);
+    itest_new_user(c, &reader_user, CONCORD__V1__DEPARTMENT__DELIVERY, CONCORD__V1__ROLE__MEMBER,
+                   "bread%s", run_id);
+    const char *reader = reader_user.id;
+    char hidden[ITEST_ID_LEN];
+    itest_new_account(c, hidden, NULL, "Bulk Hidden %s", run_id);
+    assert_int_equal(itest_add_member(c, hidden, reader, CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
 
-    cc_conn *o = connect_as(out_token);
-    const char *own = make_account(o, "Bulk Own");
+    cc_conn *o = itest_connect(out_user.token);
+    char own[ITEST_ID_LEN];
+    itest_new_account(o, own, NULL, "Bulk Own %s", run_id);
     act_buf b[3];
     Concord__V1__Activity *items[3];
     items[0] = act_init(&b[0], own, CONCORD__V1__ACTIVITY_KIND__NOTE, "Mine", 60, NULL, NULL);
@@ -580,7 +446,7 @@ static void bulk_checks_every_account(void **state)
     cc_conn_free(o);
 
     /* A reader sees the account but may not write to it. */
-    cc_conn *r = connect_as(reader_token);
+    cc_conn *r = itest_connect(reader_user.token);
     items[0] = act_init(&b[0], hidden, CONCORD__V1__ACTIVITY_KIND__NOTE, "Reader", 60, NULL, NULL);
     code = bulk(r, items, 1, &created, &st);
     assert_int_equal(code, CC_PERMISSION_DENIED);
@@ -588,6 +454,8 @@ static void bulk_checks_every_account(void **state)
     assert_int_equal(count_acts(r, hidden), 0);
     cc_conn_free(r);
     cc_conn_free(c);
+    itest_user_close(&out_user);
+    itest_user_close(&reader_user);
 }
 
 /* Finds the first entry of type with a title containing text; NULL if none. */
@@ -603,8 +471,9 @@ find_entry(const Concord__V1__GetAccountTimelineResponse *t, int type, const cha
 static void timeline_merges_and_pages(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Timeline University");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Timeline University %s", run_id);
     int code;
     const cc_status *st;
 
@@ -620,8 +489,8 @@ static void timeline_merges_and_pages(void **state)
     up.account = &change;
     up.update_mask = &mask;
     up.version = 1;
-    call(c, "concord.v1.AccountService/UpdateAccount", &up, &concord__v1__account__descriptor,
-         &code, &st);
+    code = itest_call_kept(c, "concord.v1.AccountService/UpdateAccount", &up,
+                           &concord__v1__account__descriptor, NULL, &st);
     assert_int_equal(code, CC_OK);
 
     act_buf b;
@@ -640,7 +509,7 @@ static void timeline_merges_and_pages(void **state)
     assert_int_equal(code, CC_OK);
 
     /* Stage and tier changes, written as their services would. */
-    PGconn *pg = superuser();
+    PGconn *pg = itest_pg_superuser();
     const char *p[1] = {acc};
     PGresult *r =
         PQexecParams(pg,
@@ -716,14 +585,19 @@ static void timeline_merges_and_pages(void **state)
 static void outsiders_see_nothing_and_readers_cannot_write(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    char out_token[128], reader_token[128];
-    const char *outsider = make_user(c, "aout", CONCORD__V1__DEPARTMENT__RND,
-                                     CONCORD__V1__ROLE__MEMBER, out_token, sizeof(out_token));
-    const char *reader = make_user(c, "aread", CONCORD__V1__DEPARTMENT__DELIVERY,
-                                   CONCORD__V1__ROLE__MEMBER, reader_token, sizeof(reader_token));
-    const char *acc = make_account(c, "Secret Activities");
-    add_reader(c, acc, reader);
+    cc_conn *c = itest_connect(admin_token);
+    itest_user out_user, reader_user;
+    itest_new_user(c, &out_user, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER, "aout%s",
+                   run_id);
+    const char *outsider = out_user.id;
+    itest_new_user(c, &reader_user, CONCORD__V1__DEPARTMENT__DELIVERY, CONCORD__V1__ROLE__MEMBER,
+                   "aread%s", run_id);
+    const char *reader = reader_user.id;
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Secret Activities %s", run_id);
+    assert_int_equal(itest_add_member(c, acc, reader, CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
     int code;
     const cc_status *st;
     act_buf b;
@@ -734,9 +608,9 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     Concord__V1__GetActivityRequest g = CONCORD__V1__GET_ACTIVITY_REQUEST__INIT;
     g.id = made->id;
 
-    cc_conn *o = connect_as(out_token);
-    call(o, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
-         &st);
+    cc_conn *o = itest_connect(out_user.token);
+    code = itest_call_kept(o, "concord.v1.ActivityService/GetActivity", &g,
+                           &concord__v1__activity__descriptor, NULL, &st);
     assert_int_equal(code, CC_NOT_FOUND);
     list_acts(o, acc, 0, NULL, 0, NULL, &code);
     assert_int_equal(code, CC_NOT_FOUND);
@@ -747,9 +621,9 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(code, CC_NOT_FOUND);
     cc_conn_free(o);
 
-    cc_conn *r = connect_as(reader_token);
-    call(r, "concord.v1.ActivityService/GetActivity", &g, &concord__v1__activity__descriptor, &code,
-         &st);
+    cc_conn *r = itest_connect(reader_user.token);
+    code = itest_call_kept(r, "concord.v1.ActivityService/GetActivity", &g,
+                           &concord__v1__activity__descriptor, NULL, &st);
     assert_int_equal(code, CC_OK);
     assert_int_equal(count_acts(r, acc), 1);
     Concord__V1__GetAccountTimelineResponse *t = timeline(r, acc, NULL, 0, 0, NULL, &code);
@@ -762,7 +636,7 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     cc_conn_free(r);
 
     /* Row-level security agrees in SQL: nothing visible, nothing insertable. */
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     const char *params[3] = {outsider, "member", "rnd"};
     PGresult *res = PQexecParams(pg,
@@ -773,9 +647,12 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     PQclear(res);
     assert_int_equal(
-        sql_count(pg, "SELECT count(*) FROM concord.activities WHERE account_id = $1", acc), 0);
+        itest_sql_count(pg, "SELECT count(*) FROM concord.activities WHERE account_id = $1", acc),
+        0);
     assert_int_equal(
-        sql_count(pg, "SELECT count(*) FROM concord.activity_users WHERE account_id = $1", acc), 0);
+        itest_sql_count(pg, "SELECT count(*) FROM concord.activity_users WHERE account_id = $1",
+                        acc),
+        0);
     const char *ins[1] = {acc};
     res = PQexecParams(pg,
                        "INSERT INTO concord.activities (account_id, kind, subject, occur_time)"
@@ -785,17 +662,19 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     PQclear(res);
     PQfinish(pg);
     cc_conn_free(c);
+    itest_user_close(&out_user);
+    itest_user_close(&reader_user);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(create_validates_and_adds_the_creator, release_all),
-        cmocka_unit_test_teardown(list_is_newest_first_with_stable_pages, release_all),
-        cmocka_unit_test_teardown(bulk_is_all_or_nothing, release_all),
-        cmocka_unit_test_teardown(bulk_checks_every_account, release_all),
-        cmocka_unit_test_teardown(timeline_merges_and_pages, release_all),
-        cmocka_unit_test_teardown(outsiders_see_nothing_and_readers_cannot_write, release_all),
+        cmocka_unit_test_teardown(create_validates_and_adds_the_creator, itest_release),
+        cmocka_unit_test_teardown(list_is_newest_first_with_stable_pages, itest_release),
+        cmocka_unit_test_teardown(bulk_is_all_or_nothing, itest_release),
+        cmocka_unit_test_teardown(bulk_checks_every_account, itest_release),
+        cmocka_unit_test_teardown(timeline_merges_and_pages, itest_release),
+        cmocka_unit_test_teardown(outsiders_see_nothing_and_readers_cannot_write, itest_release),
     };
-    return cmocka_run_group_tests(tests, setup, release_all);
+    return cmocka_run_group_tests(tests, setup, itest_release);
 }

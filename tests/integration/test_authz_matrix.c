@@ -45,6 +45,7 @@
 #include "cc_services.h"
 #include "cc_status.h"
 #include "concord_client.h"
+#include "itest.h"
 #include "pjson.h"
 
 /* ---- users ---------------------------------------------------------------------------- */
@@ -60,8 +61,8 @@ typedef struct {
     const char *role;       /* member, manager, admin */
     char username[64];
     char password[64];
-    char id[24];
-    char token[160];
+    char id[ITEST_ID_LEN];
+    char token[ITEST_TOKEN_LEN];
     char scratch[24]; /* an account the user owns (merge target) */
     int fixture;      /* index into fixtures[] */
     cc_conn *conn;
@@ -84,7 +85,6 @@ static char victim_id[24]; /* the user DisableUser tries to disable */
 static char owner_api_token_id[24];
 static char rule_id[24];
 
-static cc_options opts;
 static char run_id[32];
 static char marker[48];
 static unsigned uniq;
@@ -288,25 +288,6 @@ enum { N_ROWS = sizeof(rows) / sizeof(rows[0]) };
 
 /* ---- plumbing -------------------------------------------------------------------------- */
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
 /* The outcome of one call: the code, the reply as proto3 JSON (NULL unless
  * OK) and the status message with its field violations. */
 typedef struct {
@@ -337,7 +318,7 @@ static outcome call_json(cc_conn *c, const char *method, const char *request)
                  err.description, request);
     ProtobufCMessage *resp = NULL;
     const cc_status *st = NULL;
-    o.code = cc_invoke(c, full, req, m->output, &resp, &st);
+    o.code = itest_call(c, full, req, m->output, &resp, &st);
     protobuf_c_message_free_unpacked(req, NULL);
     if (st != NULL) {
         size_t n = (size_t)snprintf(o.msg, sizeof(o.msg), "%s", st->message);
@@ -398,17 +379,14 @@ static void must_id(cc_conn *c, char *out, const char *path, const char *method,
     json_decref(j);
 }
 
+/* Logs u in on a connection of its own, which sends u's new token. */
 static void login(user *u)
 {
-    cc_conn *c = connect_or_die();
-    json_t *j = must(c, "AuthService/Login", "{\"username\":\"%s\",\"password\":\"%s\"}",
-                     u->username, u->password);
-    jcopy(j, "token", u->token, sizeof(u->token));
-    jcopy(j, "user.id", u->id, sizeof(u->id));
-    json_decref(j);
-    cc_conn_free(c);
-    u->conn = connect_or_die();
-    cc_conn_set_token(u->conn, u->token);
+    itest_user session;
+    itest_login(&session, u->username, u->password);
+    snprintf(u->token, sizeof(u->token), "%s", session.token);
+    snprintf(u->id, sizeof(u->id), "%s", session.id);
+    u->conn = session.conn;
 }
 
 static void create_user(const char *name, const char *department, const char *role, char *id)
@@ -622,16 +600,12 @@ static void build_fixture(fixture *f, const char *label)
 
 static int setup(void **state)
 {
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 1000000, (int)getpid());
     snprintf(marker, sizeof(marker), "SECRET-%s", run_id);
 
     user *admin = &users[U_ADMIN];
-    snprintf(admin->username, sizeof(admin->username), "%s", env("CONCORD_ADMIN_USER"));
-    snprintf(admin->password, sizeof(admin->password), "%s", env("CONCORD_ADMIN_PASSWORD"));
+    snprintf(admin->username, sizeof(admin->username), "%s", itest_env("CONCORD_ADMIN_USER"));
+    snprintf(admin->password, sizeof(admin->password), "%s", itest_env("CONCORD_ADMIN_PASSWORD"));
     login(admin);
     for (int u = 0; u < N_USERS; u++) {
         if (u == U_ADMIN)
@@ -966,14 +940,6 @@ static void sweep_every_method_as_every_user(void **state)
 
 /* ---- row-level security straight in SQL -------------------------------------------------- */
 
-static PGconn *pg_connect(const char *conninfo)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("connect to PostgreSQL: %s", PQerrorMessage(pg));
-    return pg;
-}
-
 static long count_rows(PGconn *pg, const char *table, const char *account_id)
 {
     char sql[256];
@@ -1006,11 +972,8 @@ static int readable_by_design(const char *table)
 
 static void rls_in_sql_per_caller(void **state)
 {
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"));
-    PGconn *su = pg_connect(conninfo);
-    PGconn *app = pg_connect(env("CONCORD_DB_URL"));
+    PGconn *su = itest_pg_superuser();
+    PGconn *app = itest_pg_connect(itest_env("CONCORD_DB_URL"));
     /* accounts itself, and every table of the schema with an account_id column
      * that concord_app may read. */
     PGresult *t = PQexec(su, "SELECT 'accounts' UNION SELECT c.relname FROM pg_class c"

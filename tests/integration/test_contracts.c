@@ -29,100 +29,20 @@
 #include "concord/v1/contract.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 // clang-format on
 
 #define SVC "concord.v1.ContractService/"
 
-static cc_options opts;
 static char run_id[32];
-static cc_conn *admin;
+static itest_user admin;
 /* A sales member who owns the test accounts, a success member who receives
  * handovers, an R&D member outside every team, a delivery member given read
  * access. */
-static cc_conn *rep, *csm, *outsider, *reader;
-static char rep_id[24], csm_id[24], outsider_id[24], reader_id[24];
+static itest_user rep, csm, outsider, reader;
 
-/* Responses are kept until the end of each test and freed together. */
-static ProtobufCMessage *kept[1024];
-static size_t n_kept;
+/* Responses are kept until the end of each test and freed together (itest_release). */
 static const cc_status *st;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static int rpc(cc_conn *c, const char *method, const void *req,
-               const ProtobufCMessageDescriptor *desc, void *out)
-{
-    ProtobufCMessage *resp = NULL;
-    int code = cc_invoke(c, method, req, desc, &resp, &st);
-    if (resp) {
-        assert_true(n_kept < sizeof(kept) / sizeof(kept[0]));
-        kept[n_kept++] = resp;
-    }
-    if (out)
-        *(ProtobufCMessage **)out = resp;
-    return code;
-}
-
-static int release(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_kept; i++)
-        protobuf_c_message_free_unpacked(kept[i], NULL);
-    n_kept = 0;
-    return 0;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-static cc_conn *login(const char *user, const char *password)
-{
-    cc_conn *c = connect_or_die();
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    ProtobufCMessage *resp = NULL;
-    if (cc_invoke(c, "concord.v1.AuthService/Login", &req.base,
-                  &concord__v1__login_response__descriptor, &resp, &st) != CC_OK)
-        fail_msg("login %s: %s", user, st->message);
-    cc_conn_set_token(c, ((Concord__V1__LoginResponse *)resp)->token);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    return c;
-}
-
-static cc_conn *new_user(const char *prefix, Concord__V1__Department dept, char *id_out)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
-    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = username;
-    u.department = dept;
-    u.role = CONCORD__V1__ROLE__MEMBER;
-    cu.user = &u;
-    cu.password = "contracts-password-1";
-    Concord__V1__User *made;
-    if (rpc(admin, "concord.v1.AuthService/CreateUser", &cu, &concord__v1__user__descriptor,
-            &made) != CC_OK)
-        fail_msg("create user %s: %s", username, st->message);
-    snprintf(id_out, 24, "%s", made->id);
-    return login(username, "contracts-password-1");
-}
 
 /* "YYYY-MM-DD" of today (UTC) plus days, in one of a few rotating buffers. */
 static const char *day_from_today(int days)
@@ -137,31 +57,14 @@ static const char *day_from_today(int days)
     return buf[next];
 }
 
-static char *new_account(cc_conn *c, const char *what)
-{
-    char name[96];
-    snprintf(name, sizeof(name), "%s %s", what, run_id);
-    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    a.name = name;
-    a.industry = "higher education";
-    req.account = &a;
-    req.allow_similar_name = 1; /* names repeat across runs on a shared database */
-    Concord__V1__Account *made;
-    if (rpc(c, "concord.v1.AccountService/CreateAccount", &req, &concord__v1__account__descriptor,
-            &made) != CC_OK)
-        fail_msg("create account: %s", st->message);
-    return made->id;
-}
-
 static Concord__V1__Account *get_account(cc_conn *c, const char *id)
 {
     Concord__V1__GetAccountRequest req = CONCORD__V1__GET_ACCOUNT_REQUEST__INIT;
     req.id = (char *)id;
     Concord__V1__Account *a = NULL;
-    assert_int_equal(
-        rpc(c, "concord.v1.AccountService/GetAccount", &req, &concord__v1__account__descriptor, &a),
-        CC_OK);
+    assert_int_equal(itest_call_kept(c, "concord.v1.AccountService/GetAccount", &req,
+                                     &concord__v1__account__descriptor, &a, &st),
+                     CC_OK);
     return a;
 }
 
@@ -179,7 +82,8 @@ static int create_contract(cc_conn *c, const char *account, const char *start, c
     k.n_products = 2;
     k.products = products;
     req.contract = &k;
-    return rpc(c, SVC "CreateContract", &req, &concord__v1__contract__descriptor, out);
+    return itest_call_kept(c, SVC "CreateContract", &req, &concord__v1__contract__descriptor, out,
+                           &st);
 }
 
 static Concord__V1__Lifecycle *lifecycle(cc_conn *c, const char *account, const char *as_of)
@@ -188,34 +92,18 @@ static Concord__V1__Lifecycle *lifecycle(cc_conn *c, const char *account, const 
     req.account_id = (char *)account;
     req.as_of = (char *)as_of;
     Concord__V1__Lifecycle *lc = NULL;
-    if (rpc(c, SVC "GetLifecycle", &req, &concord__v1__lifecycle__descriptor, &lc) != CC_OK)
+    if (itest_call_kept(c, SVC "GetLifecycle", &req, &concord__v1__lifecycle__descriptor, &lc,
+                        &st) != CC_OK)
         fail_msg("GetLifecycle %s as of %s: %s", account, as_of, st->message);
     return lc;
-}
-
-static int add_member(const char *account, const char *user, Concord__V1__AccessLevel level)
-{
-    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember m = CONCORD__V1__TEAM_MEMBER__INIT;
-    m.account_id = (char *)account;
-    m.user_id = (char *)user;
-    m.team_role = CONCORD__V1__TEAM_ROLE__DELIVERY_LEAD;
-    m.access_level = level;
-    req.member = &m;
-    return rpc(admin, "concord.v1.TeamService/AddTeamMember", &req,
-               &concord__v1__team_member__descriptor, NULL);
 }
 
 /* Runs SQL as the superuser (bypassing row-level security); the first value
  * goes to out. */
 static void super_sql(const char *sql, char *out, size_t len)
 {
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s dbname=concord user=%s", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"));
-    PGconn *pg = PQconnectdb(conninfo);
-    int connected = PQstatus(pg) == CONNECTION_OK;
-    PGresult *r = connected ? PQexec(pg, sql) : NULL;
+    PGconn *pg = itest_pg_superuser();
+    PGresult *r = PQexec(pg, sql);
     ExecStatusType s = PQresultStatus(r);
     int ok = s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
     snprintf(out, len, "%s",
@@ -230,41 +118,41 @@ static void super_sql(const char *sql, char *out, size_t len)
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL), (int)getpid());
-    admin = login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"));
-    rep = new_user("krep", CONCORD__V1__DEPARTMENT__SALES, rep_id);
-    csm = new_user("kcsm", CONCORD__V1__DEPARTMENT__SUCCESS, csm_id);
-    outsider = new_user("kout", CONCORD__V1__DEPARTMENT__RND, outsider_id);
-    reader = new_user("kread", CONCORD__V1__DEPARTMENT__DELIVERY, reader_id);
-    release(NULL);
+    itest_login_admin(&admin);
+    itest_new_user(admin.conn, &rep, CONCORD__V1__DEPARTMENT__SALES, CONCORD__V1__ROLE__MEMBER,
+                   "krep%s", run_id);
+    itest_new_user(admin.conn, &csm, CONCORD__V1__DEPARTMENT__SUCCESS, CONCORD__V1__ROLE__MEMBER,
+                   "kcsm%s", run_id);
+    itest_new_user(admin.conn, &outsider, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER,
+                   "kout%s", run_id);
+    itest_new_user(admin.conn, &reader, CONCORD__V1__DEPARTMENT__DELIVERY,
+                   CONCORD__V1__ROLE__MEMBER, "kread%s", run_id);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    release(NULL);
-    cc_conn_free(admin);
-    cc_conn_free(rep);
-    cc_conn_free(csm);
-    cc_conn_free(outsider);
-    cc_conn_free(reader);
+    itest_release(NULL);
+    itest_user_close(&admin);
+    itest_user_close(&rep);
+    itest_user_close(&csm);
+    itest_user_close(&outsider);
+    itest_user_close(&reader);
     return 0;
 }
 
 static void contracts_drive_the_stored_stage(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Stage University");
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Stage University %s", run_id);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
 
     /* Started ten days ago: onboarding today. */
     Concord__V1__Contract *k;
-    assert_int_equal(create_contract(rep, acc, day_from_today(-10), day_from_today(354), &k),
+    assert_int_equal(create_contract(rep.conn, acc, day_from_today(-10), day_from_today(354), &k),
                      CC_OK);
     assert_int_equal(k->version, 1);
     assert_int_equal(k->status, CONCORD__V1__CONTRACT_STATUS__CONTRACT_ACTIVE);
@@ -272,14 +160,15 @@ static void contracts_drive_the_stored_stage(void **state)
     assert_string_equal(k->products[1], "Analytics");
     assert_string_equal(k->currency, "EUR");
     assert_non_null(k->create_time);
-    Concord__V1__Account *a = get_account(rep, acc);
+    Concord__V1__Account *a = get_account(rep.conn, acc);
     assert_int_equal(a->stage, CONCORD__V1__LIFECYCLE_STAGE__ONBOARDING);
     assert_int_equal(a->version, 2); /* the stage change bumps the account */
 
     Concord__V1__GetContractRequest g = CONCORD__V1__GET_CONTRACT_REQUEST__INIT;
     g.id = k->id;
     Concord__V1__Contract *got;
-    assert_int_equal(rpc(rep, SVC "GetContract", &g, &concord__v1__contract__descriptor, &got),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "GetContract", &g,
+                                     &concord__v1__contract__descriptor, &got, &st),
                      CC_OK);
     assert_string_equal(got->start_date, day_from_today(-10));
     assert_int_equal(got->annual_value_minor, 1200000);
@@ -299,15 +188,17 @@ static void contracts_drive_the_stored_stage(void **state)
     up.update_mask = &mask;
     up.version = 1;
     Concord__V1__Contract *u;
-    assert_int_equal(rpc(rep, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, &u),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, &u, &st),
                      CC_OK);
     assert_int_equal(u->version, 2);
     assert_string_equal(u->currency, "EUR");
     assert_string_equal(u->end_date, day_from_today(200));
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
 
     /* A stale version is ABORTED and names the current one. */
-    assert_int_equal(rpc(rep, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_ABORTED);
     assert_non_null(strstr(st->message, "version 2"));
     /* Server-owned or unknown fields in the mask name update_mask. */
@@ -315,14 +206,16 @@ static void contracts_drive_the_stored_stage(void **state)
     mask.n_paths = 1;
     mask.paths = bad;
     up.version = 2;
-    assert_int_equal(rpc(rep, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "update_mask");
     /* The merged contract is validated: an end before the start. */
     char *end_only[] = {"end_date"};
     mask.paths = end_only;
     change.end_date = (char *)day_from_today(-300);
-    assert_int_equal(rpc(rep, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "contract.end_date");
 
@@ -330,30 +223,31 @@ static void contracts_drive_the_stored_stage(void **state)
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
     cancel.version = 1;
-    assert_int_equal(
-        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
-        CC_ABORTED);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_ABORTED);
     cancel.version = 2;
     Concord__V1__Contract *cancelled;
-    assert_int_equal(
-        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, &cancelled),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, &cancelled, &st),
+                     CC_OK);
     assert_int_equal(cancelled->status, CONCORD__V1__CONTRACT_STATUS__CONTRACT_CANCELLED);
     assert_int_equal(cancelled->version, 3);
     cancel.version = 0;
-    assert_int_equal(
-        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, &cancelled),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, &cancelled, &st),
+                     CC_OK);
     assert_int_equal(cancelled->version, 3);
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
     /* A cancelled contract cannot be changed. */
     up.version = 3;
     change.end_date = (char *)day_from_today(400);
-    assert_int_equal(rpc(rep, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_FAILED_PRECONDITION);
 
     /* Every transition was recorded, oldest first, with a reason. */
-    Concord__V1__Lifecycle *lc = lifecycle(rep, acc, "");
+    Concord__V1__Lifecycle *lc = lifecycle(rep.conn, acc, "");
     assert_int_equal(lc->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
     assert_int_equal(lc->n_timeline, 0);
     assert_int_equal(lc->n_history, 3);
@@ -371,13 +265,13 @@ static void contracts_drive_the_stored_stage(void **state)
     Concord__V1__ListContractsRequest lr = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
     lr.account_id = acc;
     Concord__V1__ListContractsResponse *list;
-    assert_int_equal(rpc(rep, SVC "ListContracts", &lr,
-                         &concord__v1__list_contracts_response__descriptor, &list),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListContracts", &lr,
+                                     &concord__v1__list_contracts_response__descriptor, &list, &st),
                      CC_OK);
     assert_int_equal(list->n_contracts, 0);
     lr.include_cancelled = 1;
-    assert_int_equal(rpc(rep, SVC "ListContracts", &lr,
-                         &concord__v1__list_contracts_response__descriptor, &list),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListContracts", &lr,
+                                     &concord__v1__list_contracts_response__descriptor, &list, &st),
                      CC_OK);
     assert_int_equal(list->n_contracts, 1);
 }
@@ -385,7 +279,8 @@ static void contracts_drive_the_stored_stage(void **state)
 static void invalid_fields_are_named(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Validation College");
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Validation College %s", run_id);
     Concord__V1__CreateContractRequest req = CONCORD__V1__CREATE_CONTRACT_REQUEST__INIT;
     Concord__V1__Contract k = CONCORD__V1__CONTRACT__INIT;
     char *products[] = {"ok", ""};
@@ -397,7 +292,8 @@ static void invalid_fields_are_named(void **state)
     k.n_products = 2;
     k.products = products;
     req.contract = &k;
-    assert_int_equal(rpc(rep, SVC "CreateContract", &req, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateContract", &req,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 4);
     assert_string_equal(st->violations[0]->field, "contract.start_date");
@@ -416,7 +312,8 @@ static void invalid_fields_are_named(void **state)
     k.n_products = 51;
     k.products = many;
     k.account_id = "";
-    assert_int_equal(rpc(rep, SVC "CreateContract", &req, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateContract", &req,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 3);
     assert_string_equal(st->violations[0]->field, "contract.account_id");
@@ -427,12 +324,14 @@ static void invalid_fields_are_named(void **state)
     k.account_id = acc;
     k.end_date = "2026-01-15";
     k.n_products = 0;
-    assert_int_equal(rpc(rep, SVC "CreateContract", &req, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateContract", &req,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_OK);
     Concord__V1__GetLifecycleRequest lr = CONCORD__V1__GET_LIFECYCLE_REQUEST__INIT;
     lr.account_id = acc;
     lr.as_of = "2026-13-01";
-    assert_int_equal(rpc(rep, SVC "GetLifecycle", &lr, &concord__v1__lifecycle__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "GetLifecycle", &lr,
+                                     &concord__v1__lifecycle__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "as_of");
 }
@@ -441,16 +340,17 @@ static void invalid_fields_are_named(void **state)
 static void lifecycle_of_the_acceptance_scenario(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Acceptance University");
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Acceptance University %s", run_id);
     Concord__V1__Contract *first;
-    assert_int_equal(create_contract(rep, acc, "2026-01-15", "2027-01-14", &first), CC_OK);
-    assert_int_equal(lifecycle(rep, acc, "2026-02-10")->stage,
+    assert_int_equal(create_contract(rep.conn, acc, "2026-01-15", "2027-01-14", &first), CC_OK);
+    assert_int_equal(lifecycle(rep.conn, acc, "2026-02-10")->stage,
                      CONCORD__V1__LIFECYCLE_STAGE__ONBOARDING);
-    assert_int_equal(lifecycle(rep, acc, "2026-06-01")->stage,
+    assert_int_equal(lifecycle(rep.conn, acc, "2026-06-01")->stage,
                      CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
-    assert_int_equal(lifecycle(rep, acc, "2026-11-01")->stage,
+    assert_int_equal(lifecycle(rep.conn, acc, "2026-11-01")->stage,
                      CONCORD__V1__LIFECYCLE_STAGE__RENEWAL);
-    Concord__V1__Lifecycle *lc = lifecycle(rep, acc, "2027-02-01");
+    Concord__V1__Lifecycle *lc = lifecycle(rep.conn, acc, "2027-02-01");
     assert_int_equal(lc->stage, CONCORD__V1__LIFECYCLE_STAGE__CHURNED);
     assert_string_equal(lc->as_of, "2027-02-01");
     assert_string_equal(lc->account_id, acc);
@@ -465,10 +365,10 @@ static void lifecycle_of_the_acceptance_scenario(void **state)
 
     /* A new contract: handover again. */
     Concord__V1__Contract *next;
-    assert_int_equal(create_contract(rep, acc, "2027-03-01", "2028-02-29", &next), CC_OK);
-    lc = lifecycle(rep, acc, "2027-02-01");
+    assert_int_equal(create_contract(rep.conn, acc, "2027-03-01", "2028-02-29", &next), CC_OK);
+    lc = lifecycle(rep.conn, acc, "2027-02-01");
     assert_int_equal(lc->stage, CONCORD__V1__LIFECYCLE_STAGE__HANDOVER);
-    assert_int_equal(lifecycle(rep, acc, "2027-03-01")->stage,
+    assert_int_equal(lifecycle(rep.conn, acc, "2027-03-01")->stage,
                      CONCORD__V1__LIFECYCLE_STAGE__ONBOARDING);
     int found = 0;
     for (size_t i = 0; i < lc->n_timeline; i++)
@@ -484,20 +384,24 @@ static void renewals_in_a_window(void **state)
     (void)state;
     /* Far in the future so that only this run's contracts of this user count. */
     const char *as_of = "2031-06-01";
-    char *acc = new_account(rep, "Renewal Institute");
-    char *acc2 = new_account(rep, "Renewal Academy");
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Renewal Institute %s", run_id);
+    char acc2[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc2, "higher education", "Renewal Academy %s", run_id);
     Concord__V1__Contract *a, *b, *later, *renewal;
-    assert_int_equal(create_contract(rep, acc, "2030-06-12", "2031-06-11", &a), CC_OK);  /* 10 d */
-    assert_int_equal(create_contract(rep, acc2, "2030-08-21", "2031-08-20", &b), CC_OK); /* 80 */
-    assert_int_equal(create_contract(rep, acc, "2030-12-19", "2031-12-18", &later), CC_OK);
-    assert_int_equal(create_contract(rep, acc, "2031-06-12", "2032-06-11", &renewal), CC_OK);
+    assert_int_equal(create_contract(rep.conn, acc, "2030-06-12", "2031-06-11", &a),
+                     CC_OK); /* 10 d */
+    assert_int_equal(create_contract(rep.conn, acc2, "2030-08-21", "2031-08-20", &b),
+                     CC_OK); /* 80 */
+    assert_int_equal(create_contract(rep.conn, acc, "2030-12-19", "2031-12-18", &later), CC_OK);
+    assert_int_equal(create_contract(rep.conn, acc, "2031-06-12", "2032-06-11", &renewal), CC_OK);
 
     Concord__V1__ListRenewalsRequest req = CONCORD__V1__LIST_RENEWALS_REQUEST__INIT;
     req.as_of = (char *)as_of;
     Concord__V1__ListRenewalsResponse *resp;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 2); /* default: 90 days */
     assert_string_equal(resp->renewals[0]->contract->id, a->id);
     assert_int_equal(resp->renewals[0]->days_left, 10);
@@ -511,58 +415,59 @@ static void renewals_in_a_window(void **state)
 
     /* Pages of one, soonest first. */
     req.page_size = 1;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 1);
     assert_string_equal(resp->renewals[0]->contract->id, a->id);
     assert_true(resp->next_page_token[0] != '\0');
     req.page_token = resp->next_page_token;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 1);
     assert_string_equal(resp->renewals[0]->contract->id, b->id);
     assert_string_equal(resp->next_page_token, "");
     req.page_token = "garbage";
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, NULL),
-        CC_INVALID_ARGUMENT);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, NULL, &st),
+                     CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "page_token");
     req.page_token = "";
     req.page_size = 0;
 
     /* A wider window reaches the later contracts; the bounds are checked. */
     req.within_days = 730;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 4);
     assert_string_equal(resp->renewals[3]->contract->id, renewal->id);
     req.within_days = 731;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, NULL),
-        CC_INVALID_ARGUMENT);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, NULL, &st),
+                     CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "within_days");
     /* Ending exactly on the last day of the window counts (2031-06-01 + 10). */
     req.within_days = 10;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 1);
 
     /* Cancelled contracts are not up for renewal; outsiders see none of these. */
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = b->id;
-    assert_int_equal(
-        rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL), CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_OK);
     req.within_days = 90;
-    assert_int_equal(
-        rpc(rep, SVC "ListRenewals", &req, &concord__v1__list_renewals_response__descriptor, &resp),
-        CC_OK);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
+                     CC_OK);
     assert_int_equal(resp->n_renewals, 1);
-    assert_int_equal(rpc(outsider, SVC "ListRenewals", &req,
-                         &concord__v1__list_renewals_response__descriptor, &resp),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListRenewals", &req,
+                                     &concord__v1__list_renewals_response__descriptor, &resp, &st),
                      CC_OK);
     for (size_t i = 0; i < resp->n_renewals; i++)
         assert_string_not_equal(resp->renewals[i]->account->id, acc);
@@ -571,35 +476,38 @@ static void renewals_in_a_window(void **state)
 static void outsiders_and_readers(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Private University");
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Private University %s", run_id);
     Concord__V1__Contract *k;
-    assert_int_equal(create_contract(rep, acc, "2026-01-15", "2027-01-14", &k), CC_OK);
+    assert_int_equal(create_contract(rep.conn, acc, "2026-01-15", "2027-01-14", &k), CC_OK);
     Concord__V1__CreateHandoverRequest hr = CONCORD__V1__CREATE_HANDOVER_REQUEST__INIT;
     Concord__V1__Handover h = CONCORD__V1__HANDOVER__INIT;
     h.account_id = acc;
-    h.to_user_id = csm_id;
+    h.to_user_id = csm.id;
     h.commitments = "Single sign-on by March";
     hr.handover = &h;
     Concord__V1__Handover *made;
-    assert_int_equal(rpc(rep, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, &made),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, &made, &st),
                      CC_OK);
 
     /* An outsider: every read and write is NOT_FOUND, lists are empty. */
     Concord__V1__GetContractRequest g = CONCORD__V1__GET_CONTRACT_REQUEST__INIT;
     g.id = k->id;
-    assert_int_equal(rpc(outsider, SVC "GetContract", &g, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetContract", &g,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_NOT_FOUND);
     Concord__V1__ListContractsRequest lc = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
     lc.account_id = acc;
-    assert_int_equal(rpc(outsider, SVC "ListContracts", &lc,
-                         &concord__v1__list_contracts_response__descriptor, NULL),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListContracts", &lc,
+                                     &concord__v1__list_contracts_response__descriptor, NULL, &st),
                      CC_NOT_FOUND);
     Concord__V1__GetLifecycleRequest gl = CONCORD__V1__GET_LIFECYCLE_REQUEST__INIT;
     gl.account_id = acc;
-    assert_int_equal(
-        rpc(outsider, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor, NULL),
-        CC_NOT_FOUND);
-    assert_int_equal(create_contract(outsider, acc, "2027-01-15", "2028-01-14", NULL),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetLifecycle", &gl,
+                                     &concord__v1__lifecycle__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
+    assert_int_equal(create_contract(outsider.conn, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_NOT_FOUND);
     Concord__V1__UpdateContractRequest up = CONCORD__V1__UPDATE_CONTRACT_REQUEST__INIT;
     Concord__V1__Contract change = CONCORD__V1__CONTRACT__INIT;
@@ -612,44 +520,46 @@ static void outsiders_and_readers(void **state)
     up.contract = &change;
     up.update_mask = &mask;
     up.version = 1;
-    assert_int_equal(
-        rpc(outsider, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
-        CC_NOT_FOUND);
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
-    assert_int_equal(
-        rpc(outsider, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
-        CC_NOT_FOUND);
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
     Concord__V1__GetHandoverRequest gh = CONCORD__V1__GET_HANDOVER_REQUEST__INIT;
     gh.id = made->id;
-    assert_int_equal(
-        rpc(outsider, SVC "GetHandover", &gh, &concord__v1__handover__descriptor, NULL),
-        CC_NOT_FOUND);
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetHandover", &gh,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(
-        rpc(outsider, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
-        CC_NOT_FOUND);
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "AcknowledgeHandover", &ack,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
     Concord__V1__ListHandoversRequest lh = CONCORD__V1__LIST_HANDOVERS_REQUEST__INIT;
     lh.account_id = acc;
-    assert_int_equal(rpc(outsider, SVC "ListHandovers", &lh,
-                         &concord__v1__list_handovers_response__descriptor, NULL),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListHandovers", &lh,
+                                     &concord__v1__list_handovers_response__descriptor, NULL, &st),
                      CC_NOT_FOUND);
-    h.to_user_id = csm_id;
-    assert_int_equal(
-        rpc(outsider, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
-        CC_NOT_FOUND);
+    h.to_user_id = csm.id;
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_NOT_FOUND);
     Concord__V1__ListRenewalsRequest rr = CONCORD__V1__LIST_RENEWALS_REQUEST__INIT;
     rr.as_of = "2026-12-01";
     Concord__V1__ListRenewalsResponse *renewals;
-    assert_int_equal(rpc(outsider, SVC "ListRenewals", &rr,
-                         &concord__v1__list_renewals_response__descriptor, &renewals),
+    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListRenewals", &rr,
+                                     &concord__v1__list_renewals_response__descriptor, &renewals,
+                                     &st),
                      CC_OK);
     for (size_t i = 0; i < renewals->n_renewals; i++)
         assert_string_not_equal(renewals->renewals[i]->account->id, acc);
     /* The owner sees it in the same window. */
-    assert_int_equal(rpc(rep, SVC "ListRenewals", &rr,
-                         &concord__v1__list_renewals_response__descriptor, &renewals),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &rr,
+                                     &concord__v1__list_renewals_response__descriptor, &renewals,
+                                     &st),
                      CC_OK);
     int seen = 0;
     for (size_t i = 0; i < renewals->n_renewals; i++)
@@ -657,32 +567,38 @@ static void outsiders_and_readers(void **state)
     assert_true(seen);
 
     /* A read-only team member reads but may not write. */
-    assert_int_equal(add_member(acc, reader_id, CONCORD__V1__ACCESS_LEVEL__READ), CC_OK);
-    assert_int_equal(rpc(reader, SVC "GetContract", &g, &concord__v1__contract__descriptor, NULL),
+    assert_int_equal(itest_add_member(admin.conn, acc, reader.id,
+                                      CONCORD__V1__TEAM_ROLE__DELIVERY_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
                      CC_OK);
-    assert_int_equal(
-        rpc(reader, SVC "GetLifecycle", &gl, &concord__v1__lifecycle__descriptor, NULL), CC_OK);
-    assert_int_equal(rpc(reader, SVC "GetHandover", &gh, &concord__v1__handover__descriptor, NULL),
+    assert_int_equal(itest_call_kept(reader.conn, SVC "GetContract", &g,
+                                     &concord__v1__contract__descriptor, NULL, &st),
                      CC_OK);
-    assert_int_equal(create_contract(reader, acc, "2027-01-15", "2028-01-14", NULL),
+    assert_int_equal(itest_call_kept(reader.conn, SVC "GetLifecycle", &gl,
+                                     &concord__v1__lifecycle__descriptor, NULL, &st),
+                     CC_OK);
+    assert_int_equal(itest_call_kept(reader.conn, SVC "GetHandover", &gh,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_OK);
+    assert_int_equal(create_contract(reader.conn, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_PERMISSION_DENIED);
-    assert_int_equal(
-        rpc(reader, SVC "UpdateContract", &up, &concord__v1__contract__descriptor, NULL),
-        CC_PERMISSION_DENIED);
-    assert_int_equal(
-        rpc(reader, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
-        CC_PERMISSION_DENIED);
-    assert_int_equal(
-        rpc(reader, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
-        CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(reader.conn, SVC "UpdateContract", &up,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(reader.conn, SVC "CancelContract", &cancel,
+                                     &concord__v1__contract__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(reader.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
     /* Refreshing stages is for admins. */
     Concord__V1__RefreshStagesRequest rs = CONCORD__V1__REFRESH_STAGES_REQUEST__INIT;
-    assert_int_equal(
-        rpc(rep, SVC "RefreshStages", &rs, &concord__v1__refresh_stages_response__descriptor, NULL),
-        CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "RefreshStages", &rs,
+                                     &concord__v1__refresh_stages_response__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
 
     /* Row-level security underneath: SQL as the application role with a caller set. */
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     char sql[1024];
     static const char *const tables[] = {"contracts", "handovers", "stage_changes"};
@@ -693,7 +609,7 @@ static void outsiders_and_readers(void **state)
                      " set_config('concord.role', 'member', true),"
                      " set_config('concord.department', '%s', true);"
                      " SELECT count(*) FROM concord.%s WHERE account_id = %s",
-                     who ? reader_id : outsider_id, who ? "delivery" : "rnd", tables[t], acc);
+                     who ? reader.id : outsider.id, who ? "delivery" : "rnd", tables[t], acc);
             PGresult *r = PQexec(pg, sql);
             assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
             int n = atoi(PQgetvalue(r, 0, 0));
@@ -711,7 +627,7 @@ static void outsiders_and_readers(void **state)
              " set_config('concord.role', 'member', true),"
              " set_config('concord.department', 'delivery', true);"
              " UPDATE concord.contracts SET annual_value_minor = 0 WHERE account_id = %s",
-             reader_id, acc);
+             reader.id, acc);
     PGresult *r = PQexec(pg, sql);
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     assert_string_equal(PQcmdTuples(r), "0");
@@ -723,7 +639,7 @@ static void outsiders_and_readers(void **state)
              " set_config('concord.department', 'delivery', true);"
              " INSERT INTO concord.contracts (account_id, start_date, end_date,"
              " annual_value_minor, currency) VALUES (%s, '2030-01-01', '2030-12-31', 1, 'EUR')",
-             reader_id, acc);
+             reader.id, acc);
     r = PQexec(pg, sql);
     assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
     assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
@@ -735,47 +651,52 @@ static void outsiders_and_readers(void **state)
 static void handover_moves_ownership(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Handover University");
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Handover University %s", run_id);
     Concord__V1__Contract *k;
-    assert_int_equal(create_contract(rep, acc, day_from_today(20), day_from_today(384), &k), CC_OK);
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__HANDOVER);
+    assert_int_equal(create_contract(rep.conn, acc, day_from_today(20), day_from_today(384), &k),
+                     CC_OK);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__HANDOVER);
 
     Concord__V1__CreateHandoverRequest hr = CONCORD__V1__CREATE_HANDOVER_REQUEST__INIT;
     Concord__V1__Handover h = CONCORD__V1__HANDOVER__INIT;
     hr.handover = &h;
     /* The receiver must be an enabled success user; the contract this account's. */
     h.account_id = acc;
-    h.to_user_id = outsider_id;
+    h.to_user_id = outsider.id;
     h.contract_id = "999999999";
     h.commitments = "";
-    assert_int_equal(rpc(rep, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 1);
     assert_string_equal(st->violations[0]->field, "handover.commitments");
     h.commitments = "Single sign-on by March; weekly calls";
-    assert_int_equal(rpc(rep, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, NULL),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 2);
     assert_string_equal(st->violations[0]->field, "handover.to_user_id");
     assert_string_equal(st->violations[1]->field, "handover.contract_id");
 
-    h.to_user_id = csm_id;
+    h.to_user_id = csm.id;
     h.contract_id = k->id;
     h.stakeholders = "Provost (champion), IT director (neutral)";
     h.risks = "Budget review in spring";
     Concord__V1__Handover *made;
-    assert_int_equal(rpc(rep, SVC "CreateHandover", &hr, &concord__v1__handover__descriptor, &made),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateHandover", &hr,
+                                     &concord__v1__handover__descriptor, &made, &st),
                      CC_OK);
-    assert_string_equal(made->from_user_id, rep_id);
-    assert_string_equal(made->to_user_id, csm_id);
+    assert_string_equal(made->from_user_id, rep.id);
+    assert_string_equal(made->to_user_id, csm.id);
     assert_string_equal(made->contract_id, k->id);
     assert_null(made->acknowledge_time);
 
     /* The receiver finds it among their open handovers and can read it. */
     Concord__V1__ListHandoversRequest lh = CONCORD__V1__LIST_HANDOVERS_REQUEST__INIT;
     Concord__V1__ListHandoversResponse *open;
-    assert_int_equal(rpc(csm, SVC "ListHandovers", &lh,
-                         &concord__v1__list_handovers_response__descriptor, &open),
+    assert_int_equal(itest_call_kept(csm.conn, SVC "ListHandovers", &lh,
+                                     &concord__v1__list_handovers_response__descriptor, &open, &st),
                      CC_OK);
     int found = 0;
     for (size_t i = 0; i < open->n_handovers; i++)
@@ -784,31 +705,32 @@ static void handover_moves_ownership(void **state)
     Concord__V1__GetHandoverRequest gh = CONCORD__V1__GET_HANDOVER_REQUEST__INIT;
     gh.id = made->id;
     Concord__V1__Handover *got;
-    assert_int_equal(rpc(csm, SVC "GetHandover", &gh, &concord__v1__handover__descriptor, &got),
+    assert_int_equal(itest_call_kept(csm.conn, SVC "GetHandover", &gh,
+                                     &concord__v1__handover__descriptor, &got, &st),
                      CC_OK);
     assert_string_equal(got->risks, "Budget review in spring");
 
     /* Only the receiver acknowledges, once. */
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(
-        rpc(rep, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
-        CC_PERMISSION_DENIED);
-    assert_int_equal(
-        rpc(admin, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
-        CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(rep.conn, SVC "AcknowledgeHandover", &ack,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
+    assert_int_equal(itest_call_kept(admin.conn, SVC "AcknowledgeHandover", &ack,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_PERMISSION_DENIED);
     Concord__V1__Handover *acked;
-    assert_int_equal(
-        rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, &acked),
-        CC_OK);
+    assert_int_equal(itest_call_kept(csm.conn, SVC "AcknowledgeHandover", &ack,
+                                     &concord__v1__handover__descriptor, &acked, &st),
+                     CC_OK);
     assert_non_null(acked->acknowledge_time);
-    assert_int_equal(
-        rpc(csm, SVC "AcknowledgeHandover", &ack, &concord__v1__handover__descriptor, NULL),
-        CC_FAILED_PRECONDITION);
+    assert_int_equal(itest_call_kept(csm.conn, SVC "AcknowledgeHandover", &ack,
+                                     &concord__v1__handover__descriptor, NULL, &st),
+                     CC_FAILED_PRECONDITION);
 
     /* Ownership moved to the receiver; the previous owner stays on the team with edit. */
-    Concord__V1__Account *a = get_account(csm, acc);
-    assert_string_equal(a->owner_id, csm_id);
+    Concord__V1__Account *a = get_account(csm.conn, acc);
+    assert_string_equal(a->owner_id, csm.id);
     char sql[256];
     snprintf(sql, sizeof(sql),
              "SELECT string_agg(user_id || ':' || team_role || ':' || access_level, ','"
@@ -817,21 +739,21 @@ static void handover_moves_ownership(void **state)
     char team[256];
     super_sql(sql, team, sizeof(team));
     char want[256];
-    snprintf(want, sizeof(want), "%s:account_owner:edit,%s:customer_success_manager:edit", rep_id,
-             csm_id);
+    snprintf(want, sizeof(want), "%s:account_owner:edit,%s:customer_success_manager:edit", rep.id,
+             csm.id);
     assert_string_equal(team, want);
-    assert_int_equal(create_contract(rep, acc, day_from_today(385), day_from_today(749), NULL),
+    assert_int_equal(create_contract(rep.conn, acc, day_from_today(385), day_from_today(749), NULL),
                      CC_OK);
 
     /* No longer open; still listed for the account. */
-    assert_int_equal(rpc(csm, SVC "ListHandovers", &lh,
-                         &concord__v1__list_handovers_response__descriptor, &open),
+    assert_int_equal(itest_call_kept(csm.conn, SVC "ListHandovers", &lh,
+                                     &concord__v1__list_handovers_response__descriptor, &open, &st),
                      CC_OK);
     for (size_t i = 0; i < open->n_handovers; i++)
         assert_string_not_equal(open->handovers[i]->id, made->id);
     lh.account_id = acc;
-    assert_int_equal(rpc(rep, SVC "ListHandovers", &lh,
-                         &concord__v1__list_handovers_response__descriptor, &open),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListHandovers", &lh,
+                                     &concord__v1__list_handovers_response__descriptor, &open, &st),
                      CC_OK);
     assert_int_equal(open->n_handovers, 1);
 
@@ -840,23 +762,24 @@ static void handover_moves_ownership(void **state)
     Concord__V1__ListContractsRequest lc = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
     lc.account_id = acc;
     Concord__V1__ListContractsResponse *contracts;
-    assert_int_equal(rpc(rep, SVC "ListContracts", &lc,
-                         &concord__v1__list_contracts_response__descriptor, &contracts),
+    assert_int_equal(itest_call_kept(rep.conn, SVC "ListContracts", &lc,
+                                     &concord__v1__list_contracts_response__descriptor, &contracts,
+                                     &st),
                      CC_OK);
     assert_int_equal(contracts->n_contracts, 2);
     for (size_t i = 0; i < contracts->n_contracts; i++) {
         Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
         cancel.id = contracts->contracts[i]->id;
-        assert_int_equal(
-            rpc(rep, SVC "CancelContract", &cancel, &concord__v1__contract__descriptor, NULL),
-            CC_OK);
+        assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
+                                         &concord__v1__contract__descriptor, NULL, &st),
+                         CC_OK);
         /* The first cancel leaves an upcoming contract: still a handover, still the CSM's. */
         if (i == 0)
-            assert_string_equal(get_account(rep, acc)->owner_id, csm_id);
+            assert_string_equal(get_account(rep.conn, acc)->owner_id, csm.id);
     }
-    a = get_account(rep, acc);
+    a = get_account(rep.conn, acc);
     assert_int_equal(a->stage, CONCORD__V1__LIFECYCLE_STAGE__PROSPECT);
-    assert_string_equal(a->owner_id, rep_id);
+    assert_string_equal(a->owner_id, rep.id);
     super_sql(sql, team, sizeof(team));
     assert_string_equal(team, want);
 }
@@ -864,41 +787,42 @@ static void handover_moves_ownership(void **state)
 static void refresh_restores_the_stage(void **state)
 {
     (void)state;
-    char *acc = new_account(rep, "Refresh University");
-    assert_int_equal(create_contract(rep, acc, day_from_today(-100), day_from_today(265), NULL),
-                     CC_OK);
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(rep.conn, acc, "higher education", "Refresh University %s", run_id);
+    assert_int_equal(
+        create_contract(rep.conn, acc, day_from_today(-100), day_from_today(265), NULL), CC_OK);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
     /* Make the stored stage stale behind concordd's back. */
     char sql[256];
     snprintf(sql, sizeof(sql), "UPDATE concord.accounts SET stage = 'churned' WHERE id = %s", acc);
     char ignored[64];
     super_sql(sql, ignored, sizeof(ignored));
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__CHURNED);
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__CHURNED);
 
     Concord__V1__RefreshStagesRequest rs = CONCORD__V1__REFRESH_STAGES_REQUEST__INIT;
     rs.as_of = "2026-02-30";
-    assert_int_equal(rpc(admin, SVC "RefreshStages", &rs,
-                         &concord__v1__refresh_stages_response__descriptor, NULL),
+    assert_int_equal(itest_call_kept(admin.conn, SVC "RefreshStages", &rs,
+                                     &concord__v1__refresh_stages_response__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "as_of");
     rs.as_of = "";
     Concord__V1__RefreshStagesResponse *resp;
-    assert_int_equal(rpc(admin, SVC "RefreshStages", &rs,
-                         &concord__v1__refresh_stages_response__descriptor, &resp),
+    assert_int_equal(itest_call_kept(admin.conn, SVC "RefreshStages", &rs,
+                                     &concord__v1__refresh_stages_response__descriptor, &resp, &st),
                      CC_OK);
     assert_true(resp->accounts >= 1);
     assert_true(resp->changes >= 1);
-    assert_int_equal(get_account(rep, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
-    Concord__V1__Lifecycle *lc = lifecycle(rep, acc, "");
+    assert_int_equal(get_account(rep.conn, acc)->stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
+    Concord__V1__Lifecycle *lc = lifecycle(rep.conn, acc, "");
     assert_int_equal(lc->n_history, 2);
     assert_int_equal(lc->history[1]->from_stage, CONCORD__V1__LIFECYCLE_STAGE__CHURNED);
     assert_int_equal(lc->history[1]->to_stage, CONCORD__V1__LIFECYCLE_STAGE__ADOPTION);
     assert_non_null(strstr(lc->history[1]->reason, "stage refresh"));
     /* A second refresh finds nothing to change for this account. */
-    assert_int_equal(rpc(admin, SVC "RefreshStages", &rs,
-                         &concord__v1__refresh_stages_response__descriptor, &resp),
+    assert_int_equal(itest_call_kept(admin.conn, SVC "RefreshStages", &rs,
+                                     &concord__v1__refresh_stages_response__descriptor, &resp, &st),
                      CC_OK);
-    assert_int_equal(lifecycle(rep, acc, "")->n_history, 2);
+    assert_int_equal(lifecycle(rep.conn, acc, "")->n_history, 2);
 }
 
 static void daily_refresh_ran_today(void **state)
@@ -921,14 +845,14 @@ static void daily_refresh_ran_today(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(contracts_drive_the_stored_stage, release),
-        cmocka_unit_test_teardown(invalid_fields_are_named, release),
-        cmocka_unit_test_teardown(lifecycle_of_the_acceptance_scenario, release),
-        cmocka_unit_test_teardown(renewals_in_a_window, release),
-        cmocka_unit_test_teardown(outsiders_and_readers, release),
-        cmocka_unit_test_teardown(handover_moves_ownership, release),
-        cmocka_unit_test_teardown(refresh_restores_the_stage, release),
-        cmocka_unit_test_teardown(daily_refresh_ran_today, release),
+        cmocka_unit_test_teardown(contracts_drive_the_stored_stage, itest_release),
+        cmocka_unit_test_teardown(invalid_fields_are_named, itest_release),
+        cmocka_unit_test_teardown(lifecycle_of_the_acceptance_scenario, itest_release),
+        cmocka_unit_test_teardown(renewals_in_a_window, itest_release),
+        cmocka_unit_test_teardown(outsiders_and_readers, itest_release),
+        cmocka_unit_test_teardown(handover_moves_ownership, itest_release),
+        cmocka_unit_test_teardown(refresh_restores_the_stage, itest_release),
+        cmocka_unit_test_teardown(daily_refresh_ran_today, itest_release),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

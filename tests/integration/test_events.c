@@ -29,161 +29,36 @@
 #include "concord/v1/event.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-static cc_options opts;
 static char run_id[32];
 static char industry[64];      /* this run's industry */
 static char other_industry[64];
 
 /* The people, each with an open connection. */
-typedef struct {
-    char name[64];
-    char id[24];
-    cc_conn *conn;
-} person;
-static person admin, manager, owner, reader, stranger, outsider;
+static itest_user admin, manager, owner, reader, stranger, outsider;
 
 /* The accounts: four of this run's industry (two of the owner's, the stranger's,
  * an archived one), one of another industry. */
 static char acc_a[24], acc_b[24], acc_strange[24], acc_archived[24], acc_other[24];
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0) {
-        fprintf(stderr, "connect: %s\n", err);
-        exit(1);
-    }
-    return c;
-}
-
-/* Calls method; returns the status code, *resp the response (caller frees), *st the status. */
-static int call(cc_conn *c, const char *method, const ProtobufCMessage *req,
-                const ProtobufCMessageDescriptor *out, ProtobufCMessage **resp,
-                const cc_status **st)
-{
-    char full[128];
-    snprintf(full, sizeof(full), "concord.v1.%s", method);
-    ProtobufCMessage *r = NULL;
-    const cc_status *s = NULL;
-    int code = cc_invoke(c, full, req, out, &r, &s);
-    if (st)
-        *st = s;
-    if (resp)
-        *resp = r;
-    else
-        protobuf_c_message_free_unpacked(r, NULL);
-    return code;
-}
-
-static void login_as(person *p, const char *user, const char *password)
-{
-    p->conn = connect_or_die();
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    ProtobufCMessage *resp;
-    const cc_status *st;
-    if (call(p->conn, "AuthService/Login", &req.base, &concord__v1__login_response__descriptor,
-             &resp, &st) != CC_OK) {
-        fprintf(stderr, "login %s: %s\n", user, st ? st->message : "?");
-        exit(1);
-    }
-    Concord__V1__LoginResponse *lr = (Concord__V1__LoginResponse *)resp;
-    cc_conn_set_token(p->conn, lr->token);
-    snprintf(p->name, sizeof(p->name), "%s", user);
-    snprintf(p->id, sizeof(p->id), "%s", lr->user->id);
-    protobuf_c_message_free_unpacked(resp, NULL);
-}
-
-static void make_user(person *p, const char *label, int dept, int role)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", label, run_id);
-    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = (char *)label;
-    u.department = dept;
-    u.role = role;
-    cu.user = &u;
-    cu.password = "event-test-password-1";
-    const cc_status *st;
-    if (call(admin.conn, "AuthService/CreateUser", &cu.base, &concord__v1__user__descriptor, NULL,
-             &st) != CC_OK) {
-        fprintf(stderr, "create user %s: %s\n", username, st ? st->message : "?");
-        exit(1);
-    }
-    login_as(p, username, "event-test-password-1");
-}
-
-static void make_account(person *p, const char *name, const char *ind, char *id_out)
-{
-    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    char full[128];
-    snprintf(full, sizeof(full), "%s %s", name, run_id);
-    a.name = full;
-    a.industry = (char *)ind;
-    req.account = &a;
-    req.allow_similar_name = 1;
-    ProtobufCMessage *resp;
-    const cc_status *st;
-    if (call(p->conn, "AccountService/CreateAccount", &req.base,
-             &concord__v1__account__descriptor, &resp, &st) != CC_OK) {
-        fprintf(stderr, "create account %s: %s\n", full, st ? st->message : "?");
-        exit(1);
-    }
-    snprintf(id_out, 24, "%s", ((Concord__V1__Account *)resp)->id);
-    protobuf_c_message_free_unpacked(resp, NULL);
-}
-
 /* Puts user on the account's team with read access: through TeamService, or
  * directly in the database when that service refuses (it belongs to another area). */
-static void add_reader(const char *account, const person *user)
+static void add_reader(const char *account, const itest_user *user)
 {
-    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember m = CONCORD__V1__TEAM_MEMBER__INIT;
-    m.account_id = (char *)account;
-    m.user_id = (char *)user->id;
-    m.team_role = CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD;
-    m.access_level = CONCORD__V1__ACCESS_LEVEL__READ;
-    req.member = &m;
-    const cc_status *st;
-    if (call(admin.conn, "TeamService/AddTeamMember", &req.base,
-             &concord__v1__team_member__descriptor, NULL, &st) == CC_OK)
+    if (itest_add_member(admin.conn, account, user->id, CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                         CONCORD__V1__ACCESS_LEVEL__READ) == CC_OK)
         return;
     fprintf(stderr, "note: AddTeamMember failed (%s); adding the member in SQL\n",
-            st ? st->message : "?");
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=%s", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"), getenv("PGDATABASE") ? getenv("PGDATABASE")
-                                                                      : "concord");
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "superuser connection: %s\n", PQerrorMessage(pg));
-        exit(1);
-    }
+            itest_last.message);
+    PGconn *pg = itest_pg_superuser();
     const char *params[2] = {account, user->id};
     PGresult *r = PQexecParams(pg,
                                "INSERT INTO concord.account_team (account_id, user_id, team_role,"
                                " access_level) VALUES ($1, $2, 'solution_lead', 'read')",
                                2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "insert team member: %s\n", PQresultErrorMessage(r));
-        exit(1);
-    }
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("insert team member: %s", PQresultErrorMessage(r));
     PQclear(r);
     PQfinish(pg);
 }
@@ -192,39 +67,38 @@ static void archive(const char *account)
 {
     Concord__V1__ArchiveAccountRequest req = CONCORD__V1__ARCHIVE_ACCOUNT_REQUEST__INIT;
     req.id = (char *)account;
-    const cc_status *st;
-    if (call(admin.conn, "AccountService/ArchiveAccount", &req.base,
-             &concord__v1__account__descriptor, NULL, &st) != CC_OK) {
-        fprintf(stderr, "archive: %s\n", st ? st->message : "?");
-        exit(1);
-    }
+    protobuf_c_message_free_unpacked(itest_call_ok(admin.conn,
+                                                   "concord.v1.AccountService/ArchiveAccount", &req,
+                                                   &concord__v1__account__descriptor),
+                                     NULL);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000000, (int)getpid());
     snprintf(industry, sizeof(industry), "Higher Education %s", run_id);
     snprintf(other_industry, sizeof(other_industry), "Retail %s", run_id);
-    login_as(&admin, env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"));
-    make_user(&manager, "evmgr", CONCORD__V1__DEPARTMENT__SALES, CONCORD__V1__ROLE__MANAGER);
-    make_user(&owner, "evown", CONCORD__V1__DEPARTMENT__SALES, CONCORD__V1__ROLE__MEMBER);
-    make_user(&reader, "evread", CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER);
-    make_user(&stranger, "evdel", CONCORD__V1__DEPARTMENT__DELIVERY, CONCORD__V1__ROLE__MEMBER);
-    make_user(&outsider, "evrnd", CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER);
+    itest_login_admin(&admin);
+    itest_new_user(admin.conn, &manager, CONCORD__V1__DEPARTMENT__SALES, CONCORD__V1__ROLE__MANAGER,
+                   "evmgr%s", run_id);
+    itest_new_user(admin.conn, &owner, CONCORD__V1__DEPARTMENT__SALES, CONCORD__V1__ROLE__MEMBER,
+                   "evown%s", run_id);
+    itest_new_user(admin.conn, &reader, CONCORD__V1__DEPARTMENT__PRESALES,
+                   CONCORD__V1__ROLE__MEMBER, "evread%s", run_id);
+    itest_new_user(admin.conn, &stranger, CONCORD__V1__DEPARTMENT__DELIVERY,
+                   CONCORD__V1__ROLE__MEMBER, "evdel%s", run_id);
+    itest_new_user(admin.conn, &outsider, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER,
+                   "evrnd%s", run_id);
 
     /* The same industry in another spelling still matches. */
     char lower[64];
     snprintf(lower, sizeof(lower), "higher EDUCATION %s", run_id);
-    make_account(&owner, "Alpha University", industry, acc_a);
-    make_account(&owner, "Beta University", lower, acc_b);
-    make_account(&stranger, "Gamma University", industry, acc_strange);
-    make_account(&owner, "Delta University", industry, acc_archived);
-    make_account(&owner, "Epsilon Stores", other_industry, acc_other);
+    itest_new_account(owner.conn, acc_a, industry, "Alpha University %s", run_id);
+    itest_new_account(owner.conn, acc_b, lower, "Beta University %s", run_id);
+    itest_new_account(stranger.conn, acc_strange, industry, "Gamma University %s", run_id);
+    itest_new_account(owner.conn, acc_archived, industry, "Delta University %s", run_id);
+    itest_new_account(owner.conn, acc_other, other_industry, "Epsilon Stores %s", run_id);
     archive(acc_archived);
     add_reader(acc_a, &reader);
     return 0;
@@ -233,7 +107,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    person *all[] = {&admin, &manager, &owner, &reader, &stranger, &outsider};
+    itest_user *all[] = {&admin, &manager, &owner, &reader, &stranger, &outsider};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         cc_conn_free(all[i]->conn);
     return 0;
@@ -242,7 +116,7 @@ static int teardown(void **state)
 /* ---- helpers ---------------------------------------------------------------- */
 
 /* Creates an event; returns the code and, on success, the event (caller frees). */
-static int create_event(person *p, int scope, const char *title, const char *date, int yearly,
+static int create_event(itest_user *p, int scope, const char *title, const char *date, int yearly,
                         const char *ind, const char *account, Concord__V1__KeyEvent **out,
                         const cc_status **st)
 {
@@ -259,8 +133,8 @@ static int create_event(person *p, int scope, const char *title, const char *dat
                      : CONCORD__V1__EVENT_CATEGORY__LEADERSHIP_CHANGE;
     req.event = &e;
     ProtobufCMessage *resp = NULL;
-    int code = call(p->conn, "KeyEventService/CreateKeyEvent", &req.base,
-                    &concord__v1__key_event__descriptor, &resp, st);
+    int code = itest_call(p->conn, "concord.v1.KeyEventService/CreateKeyEvent", &req.base,
+                          &concord__v1__key_event__descriptor, &resp, st);
     if (out)
         *out = (Concord__V1__KeyEvent *)resp;
     else
@@ -268,7 +142,7 @@ static int create_event(person *p, int scope, const char *title, const char *dat
     return code;
 }
 
-static Concord__V1__ListUpcomingEventsResponse *upcoming(person *p, const char *as_of, int days,
+static Concord__V1__ListUpcomingEventsResponse *upcoming(itest_user *p, const char *as_of, int days,
                                                          int create, const char *key)
 {
     Concord__V1__ListUpcomingEventsRequest req = CONCORD__V1__LIST_UPCOMING_EVENTS_REQUEST__INIT;
@@ -279,10 +153,10 @@ static Concord__V1__ListUpcomingEventsResponse *upcoming(person *p, const char *
         cc_conn_set_idempotency_key(p->conn, key);
     ProtobufCMessage *resp = NULL;
     const cc_status *st;
-    int code = call(p->conn, "KeyEventService/ListUpcomingEvents", &req.base,
-                    &concord__v1__list_upcoming_events_response__descriptor, &resp, &st);
+    int code = itest_call(p->conn, "concord.v1.KeyEventService/ListUpcomingEvents", &req.base,
+                          &concord__v1__list_upcoming_events_response__descriptor, &resp, &st);
     if (code != CC_OK)
-        fail_msg("ListUpcomingEvents as %s: %d %s", p->name, code, st ? st->message : "");
+        fail_msg("ListUpcomingEvents as %s: %d %s", p->username, code, st ? st->message : "");
     return (Concord__V1__ListUpcomingEventsResponse *)resp;
 }
 
@@ -306,7 +180,7 @@ static int lists_account(const Concord__V1__UpcomingEvent *u, const char *accoun
     return 0;
 }
 
-static Concord__V1__ListOutreachTasksResponse *tasks(person *p, const char *assignee,
+static Concord__V1__ListOutreachTasksResponse *tasks(itest_user *p, const char *assignee,
                                                      const char *account, int status)
 {
     Concord__V1__ListOutreachTasksRequest req = CONCORD__V1__LIST_OUTREACH_TASKS_REQUEST__INIT;
@@ -316,10 +190,10 @@ static Concord__V1__ListOutreachTasksResponse *tasks(person *p, const char *assi
     req.page_size = 500;
     ProtobufCMessage *resp = NULL;
     const cc_status *st;
-    int code = call(p->conn, "KeyEventService/ListOutreachTasks", &req.base,
-                    &concord__v1__list_outreach_tasks_response__descriptor, &resp, &st);
+    int code = itest_call(p->conn, "concord.v1.KeyEventService/ListOutreachTasks", &req.base,
+                          &concord__v1__list_outreach_tasks_response__descriptor, &resp, &st);
     if (code != CC_OK)
-        fail_msg("ListOutreachTasks as %s: %d %s", p->name, code, st ? st->message : "");
+        fail_msg("ListOutreachTasks as %s: %d %s", p->username, code, st ? st->message : "");
     return (Concord__V1__ListOutreachTasksResponse *)resp;
 }
 
@@ -334,14 +208,14 @@ static const Concord__V1__OutreachTask *find_task(const Concord__V1__ListOutreac
     return NULL;
 }
 
-static int complete(person *p, const char *task, Concord__V1__OutreachTask **out)
+static int complete(itest_user *p, const char *task, Concord__V1__OutreachTask **out)
 {
     Concord__V1__CompleteOutreachTaskRequest req =
         CONCORD__V1__COMPLETE_OUTREACH_TASK_REQUEST__INIT;
     req.id = (char *)task;
     ProtobufCMessage *resp = NULL;
-    int code = call(p->conn, "KeyEventService/CompleteOutreachTask", &req.base,
-                    &concord__v1__outreach_task__descriptor, &resp, NULL);
+    int code = itest_call(p->conn, "concord.v1.KeyEventService/CompleteOutreachTask", &req.base,
+                          &concord__v1__outreach_task__descriptor, &resp, NULL);
     if (out)
         *out = (Concord__V1__OutreachTask *)resp;
     else
@@ -400,8 +274,9 @@ static void invalid_events_name_their_fields(void **state)
     Concord__V1__ListUpcomingEventsRequest up = CONCORD__V1__LIST_UPCOMING_EVENTS_REQUEST__INIT;
     up.within_days = 367;
     up.as_of = "2026-02-30";
-    assert_int_equal(call(owner.conn, "KeyEventService/ListUpcomingEvents", &up.base,
-                          &concord__v1__list_upcoming_events_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/ListUpcomingEvents",
+                                &up.base, &concord__v1__list_upcoming_events_response__descriptor,
+                                NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 2);
     assert_string_equal(st->violations[0]->field, "within_days");
@@ -622,14 +497,16 @@ static void tasks_follow_account_visibility(void **state)
     Concord__V1__ListOutreachTasksRequest req = CONCORD__V1__LIST_OUTREACH_TASKS_REQUEST__INIT;
     req.account_id = acc_a;
     const cc_status *st;
-    assert_int_equal(call(outsider.conn, "KeyEventService/ListOutreachTasks", &req.base,
-                          &concord__v1__list_outreach_tasks_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(outsider.conn, "concord.v1.KeyEventService/ListOutreachTasks",
+                                &req.base, &concord__v1__list_outreach_tasks_response__descriptor,
+                                NULL, &st),
                      CC_NOT_FOUND);
     /* A bad assignee id is named. */
     req.account_id = "";
     req.assignee_id = "someone";
-    assert_int_equal(call(owner.conn, "KeyEventService/ListOutreachTasks", &req.base,
-                          &concord__v1__list_outreach_tasks_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/ListOutreachTasks",
+                                &req.base, &concord__v1__list_outreach_tasks_response__descriptor,
+                                NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "assignee_id");
 }
@@ -685,7 +562,7 @@ static void completing_tasks(void **state)
     protobuf_c_message_free_unpacked(&l->base, NULL);
 }
 
-static int update_event(person *p, const char *id, const char *field, const char *title,
+static int update_event(itest_user *p, const char *id, const char *field, const char *title,
                         int64_t version, Concord__V1__KeyEvent **out, const cc_status **st)
 {
     Concord__V1__UpdateKeyEventRequest req = CONCORD__V1__UPDATE_KEY_EVENT_REQUEST__INIT;
@@ -701,8 +578,8 @@ static int update_event(person *p, const char *id, const char *field, const char
     req.update_mask = &mask;
     req.version = version;
     ProtobufCMessage *resp = NULL;
-    int code = call(p->conn, "KeyEventService/UpdateKeyEvent", &req.base,
-                    &concord__v1__key_event__descriptor, &resp, st);
+    int code = itest_call(p->conn, "concord.v1.KeyEventService/UpdateKeyEvent", &req.base,
+                          &concord__v1__key_event__descriptor, &resp, st);
     if (out)
         *out = (Concord__V1__KeyEvent *)resp;
     else
@@ -756,17 +633,18 @@ static void updating_and_deleting_events(void **state)
     /* Deleting the account event keeps its tasks with their title. */
     Concord__V1__DeleteKeyEventRequest del = CONCORD__V1__DELETE_KEY_EVENT_REQUEST__INIT;
     del.id = change_id;
-    assert_int_equal(call(outsider.conn, "KeyEventService/DeleteKeyEvent", &del.base,
-                          &concord__v1__delete_key_event_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(outsider.conn, "concord.v1.KeyEventService/DeleteKeyEvent",
+                                &del.base, &concord__v1__delete_key_event_response__descriptor,
+                                NULL, &st),
                      CC_NOT_FOUND);
-    assert_int_equal(call(reader.conn, "KeyEventService/DeleteKeyEvent", &del.base,
-                          &concord__v1__delete_key_event_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(reader.conn, "concord.v1.KeyEventService/DeleteKeyEvent", &del.base,
+                                &concord__v1__delete_key_event_response__descriptor, NULL, &st),
                      CC_NOT_FOUND); /* the reader does not see the Epsilon account */
-    assert_int_equal(call(owner.conn, "KeyEventService/DeleteKeyEvent", &del.base,
-                          &concord__v1__delete_key_event_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/DeleteKeyEvent", &del.base,
+                                &concord__v1__delete_key_event_response__descriptor, NULL, &st),
                      CC_OK);
-    assert_int_equal(call(owner.conn, "KeyEventService/DeleteKeyEvent", &del.base,
-                          &concord__v1__delete_key_event_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/DeleteKeyEvent", &del.base,
+                                &concord__v1__delete_key_event_response__descriptor, NULL, &st),
                      CC_NOT_FOUND);
     Concord__V1__ListOutreachTasksResponse *l = tasks(&owner, NULL, acc_other, 0);
     assert_int_equal(l->n_tasks, 1);
@@ -797,8 +675,9 @@ static void listing_events_pages_by_date(void **state)
         req.page_token = token;
         ProtobufCMessage *resp;
         const cc_status *st;
-        assert_int_equal(call(owner.conn, "KeyEventService/ListKeyEvents", &req.base,
-                              &concord__v1__list_key_events_response__descriptor, &resp, &st),
+        assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/ListKeyEvents",
+                                    &req.base, &concord__v1__list_key_events_response__descriptor,
+                                    &resp, &st),
                          CC_OK);
         Concord__V1__ListKeyEventsResponse *l = (Concord__V1__ListKeyEventsResponse *)resp;
         assert_int_equal(l->n_events, page < 2 ? 2 : 1);
@@ -816,8 +695,8 @@ static void listing_events_pages_by_date(void **state)
     req.page_token = "";
     ProtobufCMessage *resp;
     const cc_status *st;
-    assert_int_equal(call(owner.conn, "KeyEventService/ListKeyEvents", &req.base,
-                          &concord__v1__list_key_events_response__descriptor, &resp, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/ListKeyEvents", &req.base,
+                                &concord__v1__list_key_events_response__descriptor, &resp, &st),
                      CC_OK);
     Concord__V1__ListKeyEventsResponse *l = (Concord__V1__ListKeyEventsResponse *)resp;
     assert_int_equal(l->n_events, 1);
@@ -827,13 +706,15 @@ static void listing_events_pages_by_date(void **state)
     /* Someone who cannot see the account: NOT_FOUND for the filter, and none of
      * its events in the whole list. */
     req.scope = 0;
-    assert_int_equal(call(outsider.conn, "KeyEventService/ListKeyEvents", &req.base,
-                          &concord__v1__list_key_events_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(outsider.conn, "concord.v1.KeyEventService/ListKeyEvents",
+                                &req.base, &concord__v1__list_key_events_response__descriptor, NULL,
+                                &st),
                      CC_NOT_FOUND);
     req.account_id = "";
     req.page_size = 500;
-    assert_int_equal(call(outsider.conn, "KeyEventService/ListKeyEvents", &req.base,
-                          &concord__v1__list_key_events_response__descriptor, &resp, &st),
+    assert_int_equal(itest_call(outsider.conn, "concord.v1.KeyEventService/ListKeyEvents",
+                                &req.base, &concord__v1__list_key_events_response__descriptor,
+                                &resp, &st),
                      CC_OK);
     l = (Concord__V1__ListKeyEventsResponse *)resp;
     for (size_t i = 0; i < l->n_events; i++)
@@ -842,14 +723,14 @@ static void listing_events_pages_by_date(void **state)
 
     /* A forged page token is named. */
     req.page_token = "p1zz";
-    assert_int_equal(call(owner.conn, "KeyEventService/ListKeyEvents", &req.base,
-                          &concord__v1__list_key_events_response__descriptor, NULL, &st),
+    assert_int_equal(itest_call(owner.conn, "concord.v1.KeyEventService/ListKeyEvents", &req.base,
+                                &concord__v1__list_key_events_response__descriptor, NULL, &st),
                      CC_INVALID_ARGUMENT);
     assert_string_equal(st->violations[0]->field, "page_token");
 }
 
 /* Runs one count query as concord_app with the caller set as concordd sets it. */
-static long rls_count(PGconn *pg, const person *p, const char *role, const char *dept,
+static long rls_count(PGconn *pg, const itest_user *p, const char *role, const char *dept,
                       const char *sql, const char *arg)
 {
     PGresult *r = PQexec(pg, "BEGIN");
@@ -876,7 +757,7 @@ static long rls_count(PGconn *pg, const person *p, const char *role, const char 
 static void row_level_security_hides_rows_in_sql(void **state)
 {
     (void)state;
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     static const char events_of[] =
         "SELECT count(*) FROM concord.key_events WHERE account_id = $1::bigint";

@@ -51,8 +51,8 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-#define M_LOGIN "concord.v1.AuthService/Login"
 #define M_CREATE "concord.v1.AccountService/CreateAccount"
 #define M_GET "concord.v1.AccountService/GetAccount"
 #define M_LIST "concord.v1.AccountService/ListAccounts"
@@ -60,16 +60,6 @@
 
 /* The message libconcord gives a call it timed out itself (no reply came). */
 #define CLIENT_TIMEOUT_PREFIX "deadline exceeded: no reply"
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(2);
-    }
-    return v;
-}
 
 static uint64_t mono_ms(void)
 {
@@ -85,46 +75,12 @@ static double wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* How many times slower than usual concordd answers (CONCORD_TEST_SLOW, set
- * under valgrind): waits that measure its speed are multiplied by it. */
-static int slow_factor(void)
-{
-    const char *slow = getenv("CONCORD_TEST_SLOW");
-    return slow && atoi(slow) > 0 ? atoi(slow) : 1;
-}
-
+/* The environment's settings, with a shorter connect timeout: the fault
+ * scripts want to see a refused or black-holed server soon. */
 static void default_options(cc_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->host = env("CONCORD_HOST");
-    o->port = atoi(env("CONCORD_PORT"));
-    o->ca_file = env("CONCORD_CA");
-    o->server_name = "localhost";
-    o->connect_timeout_ms = 5000 * slow_factor();
-}
-
-/* Logs in as the environment's admin; returns the code and fills token. */
-static int admin_login(const cc_options *o, char *token, size_t len, char *msg, size_t msglen)
-{
-    cc_conn *c = NULL;
-    char err[200];
-    if (cc_connect(o, &c, err, sizeof(err)) != 0) {
-        snprintf(msg, msglen, "connect: %.200s", err);
-        return CC_UNAVAILABLE;
-    }
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)env("CONCORD_ADMIN_USER");
-    req.password = (char *)env("CONCORD_ADMIN_PASSWORD");
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st = NULL;
-    int code = cc_invoke(c, M_LOGIN, &req.base, &concord__v1__login_response__descriptor, &resp,
-                         &st);
-    if (code == CC_OK)
-        snprintf(token, len, "%s", ((Concord__V1__LoginResponse *)resp)->token);
-    snprintf(msg, msglen, "%s", st ? st->message : "");
-    protobuf_c_message_free_unpacked(resp, NULL);
-    cc_conn_free(c);
-    return code;
+    *o = *itest_options();
+    o->connect_timeout_ms = 5000 * itest_slow_factor();
 }
 
 /* Packs a message into a malloc'ed buffer. */
@@ -557,17 +513,18 @@ static int cmd_load(int argc, char **argv)
     if (port)
         r->opts.port = port;
     r->opts.call_timeout_ms = r->deadline_ms;
-    char msg[256];
     /* A test that restarted PostgreSQL just before may start this one while
      * concordd's workers are still reconnecting (within 15 s): wait for that. */
-    double wait_until = wall_s() + 15.0 * slow_factor();
+    double wait_until = wall_s() + 15.0 * itest_slow_factor();
     int code;
-    while ((code = admin_login(&r->opts, r->token, sizeof(r->token), msg, sizeof(msg))) ==
-               CC_UNAVAILABLE &&
+    while ((code = itest_try_login(&r->opts, itest_env("CONCORD_ADMIN_USER"),
+                                   itest_env("CONCORD_ADMIN_PASSWORD"), r->token,
+                                   sizeof(r->token))) == CC_UNAVAILABLE &&
            wall_s() < wait_until)
         usleep(200 * 1000);
     if (code != CC_OK) {
-        fprintf(stderr, "faults: admin login failed: %s %s\n", cc_code_name(code), msg);
+        fprintf(stderr, "faults: admin login failed: %s %s\n", cc_code_name(code),
+                itest_last.message);
         return 2;
     }
     if (acks_path != NULL && (r->acks = fopen(acks_path, "a")) == NULL) {
@@ -828,10 +785,11 @@ static int cmd_create(int argc, char **argv)
         goto usage;
     cc_options o;
     default_options(&o);
-    char token[128], msg[256], err[256];
-    int code = admin_login(&o, token, sizeof(token), msg, sizeof(msg));
+    char token[ITEST_TOKEN_LEN], err[256];
+    int code = itest_try_login(&o, itest_env("CONCORD_ADMIN_USER"),
+                               itest_env("CONCORD_ADMIN_PASSWORD"), token, sizeof(token));
     if (code != CC_OK) {
-        printf("code=%s id= message=%s\n", cc_code_name(code), msg);
+        printf("code=%s id= message=%s\n", cc_code_name(code), itest_last.message);
         return 1;
     }
     cc_conn *c = NULL;
@@ -870,7 +828,7 @@ usage:
 /* ======================================================================= */
 
 static cc_options t_opts;
-static char t_token[128];
+static char t_token[ITEST_TOKEN_LEN];
 static char t_run[40];
 static PGconn *t_db;
 
@@ -980,9 +938,9 @@ static int t_setup(void **state)
     (void)state;
     default_options(&t_opts);
     snprintf(t_run, sizeof(t_run), "idem%ld-%d", (long)time(NULL), (int)getpid());
-    char msg[256];
-    if (admin_login(&t_opts, t_token, sizeof(t_token), msg, sizeof(msg)) != CC_OK)
-        fail_msg("admin login: %s", msg);
+    if (itest_try_login(&t_opts, itest_env("CONCORD_ADMIN_USER"),
+                        itest_env("CONCORD_ADMIN_PASSWORD"), t_token, sizeof(t_token)) != CC_OK)
+        fail_msg("admin login: %s", itest_last.message);
     t_db = pg_super();
     if (t_db == NULL)
         fail_msg("no superuser connection to PostgreSQL (PGHOST/PGPORT/PGUSER)");

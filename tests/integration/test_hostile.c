@@ -31,93 +31,22 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 #include "wire_frame.h"
 
-static cc_options opts;
 static char admin_token[128];
 static char run_id[32];
 /* How many times slower than usual concordd answers (CONCORD_TEST_SLOW). */
 static int slow = 1;
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-/* One Login call on the connection c; returns its status code. */
-static int login_on(cc_conn *c, const char *user, const char *password, char *token, size_t len,
-                    char *msg, size_t msglen)
-{
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st;
-    int code = cc_invoke(c, "concord.v1.AuthService/Login", &req.base,
-                         &concord__v1__login_response__descriptor, &resp, &st);
-    if (code == CC_OK && token)
-        snprintf(token, len, "%s", ((Concord__V1__LoginResponse *)resp)->token);
-    if (msg)
-        snprintf(msg, msglen, "%s", st->message);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    return code;
-}
-
-static int login(const char *user, const char *password, char *token, size_t len, char *msg,
-                 size_t msglen)
-{
-    cc_conn *c = connect_or_die();
-    int code = login_on(c, user, password, token, len, msg, msglen);
-    cc_conn_free(c);
-    return code;
-}
-
-static void still_serving(void)
-{
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
-    Concord__V1__WhoAmIRequest req = CONCORD__V1__WHO_AM_IREQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    assert_int_equal(cc_invoke(c, "concord.v1.AuthService/WhoAmI", &req.base,
-                               &concord__v1__who_am_iresponse__descriptor, &resp, NULL),
-                     CC_OK);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    cc_conn_free(c);
-}
-
 static int setup(void **state)
 {
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
-    const char *s = getenv("CONCORD_TEST_SLOW");
-    if (s != NULL && *s != '\0') {
-        slow = atoi(s);
-        if (slow < 1 || slow > 1000)
-            fail_msg("CONCORD_TEST_SLOW must be a whole number from 1 to 1000, not '%s'", s);
-    }
-    opts.connect_timeout_ms = 10000u * (unsigned)slow;
-    opts.call_timeout_ms = 30000u * (unsigned)slow;
+    slow = itest_slow_factor();
+    itest_options()->connect_timeout_ms = 10000u * (unsigned)slow;
+    itest_options()->call_timeout_ms = 30000u * (unsigned)slow;
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL), (int)getpid());
-    char msg[256];
-    if (login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
-              sizeof(admin_token), msg, sizeof(msg)) != CC_OK)
-        fail_msg("admin login: %s", msg);
+    itest_login_token(itest_env("CONCORD_ADMIN_USER"), itest_env("CONCORD_ADMIN_PASSWORD"),
+                      admin_token, sizeof(admin_token));
     return 0;
 }
 
@@ -132,13 +61,14 @@ typedef struct {
 static void raw_open(raw_conn *r)
 {
     r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts.port)};
-    inet_pton(AF_INET, opts.host, &sa.sin_addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)itest_options()->port)};
+    inet_pton(AF_INET, itest_options()->host, &sa.sin_addr);
     assert_int_equal(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     struct timeval tv = {.tv_sec = 10 * slow};
     setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     r->ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(r->ctx, opts.ca_file, NULL);
+    SSL_CTX_load_verify_locations(r->ctx, itest_options()->ca_file, NULL);
     SSL_CTX_set_verify(r->ctx, SSL_VERIFY_PEER, NULL);
     r->ssl = SSL_new(r->ctx);
     SSL_set_fd(r->ssl, r->fd);
@@ -269,7 +199,7 @@ static void zero_length_frame_closes(void **state)
     /* An empty Frame has no call: a protocol error. */
     assert_true(closes_within(&r, 5) >= 0);
     raw_close(&r, 0);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 static void prelogin_limit_then_full_limit(void **state)
@@ -312,7 +242,7 @@ static void prelogin_limit_then_full_limit(void **state)
     assert_true(code == CC_OK || code == CC_NOT_FOUND);
     free(payload);
     raw_close(&r, 1);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 static void trickled_frame_is_cut_off(void **state)
@@ -342,7 +272,7 @@ static void trickled_frame_is_cut_off(void **state)
     }
     assert_true(closed);
     raw_close(&r, 0);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 static void cut_mid_frame(void **state)
@@ -353,7 +283,7 @@ static void cut_mid_frame(void **state)
         const uint8_t part[6] = {0, 0, 0, 50, 0x08, 0x01};
         SSL_write(r.ssl, part, sizeof(part));
         raw_close(&r, notify);
-        still_serving();
+        itest_still_serving(admin_token);
     }
 }
 
@@ -442,14 +372,14 @@ static void huge_repeated_and_unknown_fields(void **state)
     free(p);
     free(acc);
     raw_close(&r, 1);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 /* Lines of concordd's log that contain needle. */
 static int log_count(const char *needle)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/concordd.log", env("CONCORD_TEST_DIR"));
+    snprintf(path, sizeof(path), "%s/concordd.log", itest_env("CONCORD_TEST_DIR"));
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
@@ -468,8 +398,7 @@ static void client_that_never_reads_is_dropped(void **state)
     static const char reason[] = "client does not read its replies";
     int before = log_count(reason);
     /* Make replies big: 200 accounts with long notes, listed 500 at a time. */
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     Concord__V1__BulkCreateAccountsRequest bulk = CONCORD__V1__BULK_CREATE_ACCOUNTS_REQUEST__INIT;
     Concord__V1__Account accs[200], *ptrs[200];
     char names[200][48];
@@ -505,7 +434,7 @@ static void client_that_never_reads_is_dropped(void **state)
     for (uint64_t id = 1; id <= 200; id++) {
         send_call_quiet(&r, id, "concord.v1.AccountService/ListAccounts", buf, n, admin_token);
         if (id % 50 == 0)
-            still_serving();
+            itest_still_serving(admin_token);
     }
     /* The server must have closed it; wait for its log line. */
     int after = before;
@@ -515,15 +444,14 @@ static void client_that_never_reads_is_dropped(void **state)
     }
     assert_true(after > before);
     raw_close(&r, 0);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 /* ---- login throttling ------------------------------------------------------- */
 
 static void repeated_wrong_passwords_are_slowed_down(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char username[64];
     snprintf(username, sizeof(username), "throttle%s", run_id);
     Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
@@ -543,24 +471,23 @@ static void repeated_wrong_passwords_are_slowed_down(void **state)
     /* The fifth failure makes the name wait one second. The failures and the
      * next attempt share a connection, so that the attempt arrives well within
      * that second even when concordd runs slowly: no handshake in between. */
-    char msg[256];
-    cc_conn *t = connect_or_die();
+    cc_conn *t = itest_connect(NULL);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(login_on(t, username, "wrong-password-x", NULL, 0, msg, sizeof(msg)),
+        assert_int_equal(itest_login_on(t, username, "wrong-password-x", NULL, 0, NULL),
                          CC_UNAUTHENTICATED);
     /* Now even the right password must wait. */
-    assert_int_equal(login_on(t, username, "throttle-password-1", NULL, 0, msg, sizeof(msg)),
+    assert_int_equal(itest_login_on(t, username, "throttle-password-1", NULL, 0, NULL),
                      CC_RESOURCE_EXHAUSTED);
-    assert_non_null(strstr(msg, "try again in"));
+    assert_non_null(strstr(itest_last.message, "try again in"));
     cc_conn_free(t);
     sleep(2);
     char token[128];
-    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg, sizeof(msg)),
+    assert_int_equal(itest_try_login(NULL, username, "throttle-password-1", token, sizeof(token)),
                      CC_OK);
     /* The success cleared the counter: one more failure is not throttled. */
-    assert_int_equal(login(username, "wrong-password-x", NULL, 0, msg, sizeof(msg)),
+    assert_int_equal(itest_try_login(NULL, username, "wrong-password-x", NULL, 0),
                      CC_UNAUTHENTICATED);
-    assert_int_equal(login(username, "throttle-password-1", token, sizeof(token), msg, sizeof(msg)),
+    assert_int_equal(itest_try_login(NULL, username, "throttle-password-1", token, sizeof(token)),
                      CC_OK);
 }
 

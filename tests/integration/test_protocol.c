@@ -27,46 +27,10 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-static cc_options opts;
 static char admin_token[128];
 static char run_id[32];
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-static int login(cc_conn *c, const char *user, const char *password, char *token, size_t len,
-                 const cc_status **st)
-{
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    ProtobufCMessage *resp = NULL;
-    int code = cc_invoke(c, "concord.v1.AuthService/Login", &req.base,
-                         &concord__v1__login_response__descriptor, &resp, st);
-    if (code == CC_OK) {
-        Concord__V1__LoginResponse *lr = (Concord__V1__LoginResponse *)resp;
-        snprintf(token, len, "%s", lr->token);
-        protobuf_c_message_free_unpacked(resp, NULL);
-    }
-    return code;
-}
 
 static Concord__V1__Account *create_account(cc_conn *c, const char *name, const char *key,
                                             int *code_out)
@@ -101,35 +65,28 @@ static Concord__V1__Account *get_account(cc_conn *c, const char *id, int *code)
 
 static int setup(void **state)
 {
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL), (int)getpid());
-    cc_conn *c = connect_or_die();
-    const cc_status *st;
-    if (login(c, env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
-              sizeof(admin_token), &st) != CC_OK)
-        fail_msg("admin login: %s", st->message);
-    cc_conn_free(c);
+    itest_login_token(itest_env("CONCORD_ADMIN_USER"), itest_env("CONCORD_ADMIN_PASSWORD"),
+                      admin_token, sizeof(admin_token));
     return 0;
 }
 
 static void wrong_password_and_unknown_user_look_the_same(void **state)
 {
-    cc_conn *c = connect_or_die();
+    cc_conn *c = itest_connect(NULL);
     char token[128];
     const cc_status *st;
-    assert_int_equal(
-        login(c, env("CONCORD_ADMIN_USER"), "not-the-password", token, sizeof(token), &st),
-        CC_UNAUTHENTICATED);
+    assert_int_equal(itest_login_on(c, itest_env("CONCORD_ADMIN_USER"), "not-the-password", token,
+                                    sizeof(token), &st),
+                     CC_UNAUTHENTICATED);
     char first[256];
     snprintf(first, sizeof(first), "%s", st->message);
-    assert_int_equal(login(c, "no-such-user", "not-the-password", token, sizeof(token), &st),
-                     CC_UNAUTHENTICATED);
+    assert_int_equal(
+        itest_login_on(c, "no-such-user", "not-the-password", token, sizeof(token), &st),
+        CC_UNAUTHENTICATED);
     assert_string_equal(first, st->message);
     /* Empty fields are named. */
-    assert_int_equal(login(c, "", "", token, sizeof(token), &st), CC_INVALID_ARGUMENT);
+    assert_int_equal(itest_login_on(c, "", "", token, sizeof(token), &st), CC_INVALID_ARGUMENT);
     assert_int_equal(st->n_violations, 2);
     assert_string_equal(st->violations[0]->field, "username");
     cc_conn_free(c);
@@ -137,7 +94,7 @@ static void wrong_password_and_unknown_user_look_the_same(void **state)
 
 static void calls_need_a_valid_token(void **state)
 {
-    cc_conn *c = connect_or_die();
+    cc_conn *c = itest_connect(NULL);
     int code;
     Concord__V1__Account *a = get_account(c, "1", &code);
     assert_null(a);
@@ -150,8 +107,7 @@ static void calls_need_a_valid_token(void **state)
 
 static void create_get_update_with_versions(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char name[64];
     snprintf(name, sizeof(name), "Northern University %s", run_id);
     int code;
@@ -227,8 +183,7 @@ static void create_get_update_with_versions(void **state)
 
 static void invalid_fields_are_named(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
     Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
     char *tags[] = {"ok", ""};
@@ -251,8 +206,7 @@ static void invalid_fields_are_named(void **state)
 
 static void list_paginates_with_filters(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "Paging %s", run_id);
     for (int i = 0; i < 5; i++) {
@@ -311,8 +265,7 @@ static void list_paginates_with_filters(void **state)
 
 static void idempotent_create_writes_once(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char key[64], name[64];
     snprintf(key, sizeof(key), "create-%s", run_id);
     snprintf(name, sizeof(name), "Idempotent %s", run_id);
@@ -333,8 +286,7 @@ static void idempotent_create_writes_once(void **state)
 
 static void similar_names_need_confirmation(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char name[96];
     snprintf(name, sizeof(name), "Zephyr Polytechnic Institute %s", run_id);
     int code;
@@ -378,8 +330,7 @@ static void similar_names_need_confirmation(void **state)
 
 static void other_members_do_not_see_the_account(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     char username[64], name[64];
     snprintf(username, sizeof(username), "outsider%s", run_id);
     Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
@@ -400,10 +351,11 @@ static void other_members_do_not_see_the_account(void **state)
     Concord__V1__Account *a = create_account(c, name, NULL, &code);
     assert_int_equal(code, CC_OK);
 
-    cc_conn *o = connect_or_die();
+    cc_conn *o = itest_connect(NULL);
     char token[128];
     const cc_status *st;
-    assert_int_equal(login(o, username, "outsider-password-1", token, sizeof(token), &st), CC_OK);
+    assert_int_equal(itest_login_on(o, username, "outsider-password-1", token, sizeof(token), &st),
+                     CC_OK);
     cc_conn_set_token(o, token);
     assert_null(get_account(o, a->id, &code));
     assert_int_equal(code, CC_NOT_FOUND);
@@ -428,7 +380,7 @@ static void other_members_do_not_see_the_account(void **state)
 
 static void app_role_without_caller_sees_nothing(void **state)
 {
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     PGresult *r = PQexec(pg, "SELECT count(*) FROM concord.accounts");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -447,8 +399,7 @@ static void app_role_without_caller_sees_nothing(void **state)
 
 static void unknown_method_is_unimplemented(void **state)
 {
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
+    cc_conn *c = itest_connect(admin_token);
     uint8_t *out = NULL;
     size_t len = 0;
     const cc_status *st;
@@ -495,7 +446,7 @@ static void many_calls_in_flight_on_one_connection(void **state)
     uv_loop_init(&loop);
     cc_client *cl;
     pipe_state s = {0};
-    assert_int_equal(cc_client_new(&loop, &opts, &cl), 0);
+    assert_int_equal(cc_client_new(&loop, itest_options(), &cl), 0);
     assert_int_equal(cc_client_connect(cl, on_connect, &s), 0);
     while (s.connected == 0)
         uv_run(&loop, UV_RUN_ONCE);
@@ -522,8 +473,9 @@ static void many_calls_in_flight_on_one_connection(void **state)
 static int tcp_connect(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts.port)};
-    inet_pton(AF_INET, opts.host, &sa.sin_addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)itest_options()->port)};
+    inet_pton(AF_INET, itest_options()->host, &sa.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -545,26 +497,13 @@ static int closed_by_server(int fd, SSL *ssl)
 static SSL *tls_connect(int fd, SSL_CTX **ctx)
 {
     *ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(*ctx, opts.ca_file, NULL);
+    SSL_CTX_load_verify_locations(*ctx, itest_options()->ca_file, NULL);
     SSL_CTX_set_verify(*ctx, SSL_VERIFY_PEER, NULL);
     SSL *ssl = SSL_new(*ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, "localhost");
     assert_int_equal(SSL_connect(ssl), 1);
     return ssl;
-}
-
-static void still_serving(void)
-{
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
-    Concord__V1__WhoAmIRequest req = CONCORD__V1__WHO_AM_IREQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    assert_int_equal(cc_invoke(c, "concord.v1.AuthService/WhoAmI", &req.base,
-                               &concord__v1__who_am_iresponse__descriptor, &resp, NULL),
-                     CC_OK);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    cc_conn_free(c);
 }
 
 static void plain_tcp_client_is_cut_off(void **state)
@@ -574,7 +513,7 @@ static void plain_tcp_client_is_cut_off(void **state)
     assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
     assert_true(closed_by_server(fd, NULL));
     close(fd);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 static void oversized_frame_closes_the_connection(void **state)
@@ -598,7 +537,7 @@ static void oversized_frame_closes_the_connection(void **state)
     SSL_free(ssl);
     close(fd);
     SSL_CTX_free(ctx);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 static void random_bytes_close_the_connection(void **state)
@@ -616,7 +555,7 @@ static void random_bytes_close_the_connection(void **state)
     SSL_free(ssl);
     SSL_CTX_free(ctx);
     close(fd);
-    still_serving();
+    itest_still_serving(admin_token);
 }
 
 int main(void)

@@ -37,91 +37,19 @@
 #include "concord/v1/stakeholder.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 /* clang-format on */
 
 #define METHOD "concord.v1.ReportService/GetMonthlyReport"
 
-static cc_options opts;
 static char run_id[32];
 
-typedef struct person {
-    char username[64];
-    char id[24];
-    cc_conn *conn;
-} person;
-
-static person admin, reader, outsider;
+static itest_user admin, reader, outsider;
 static char acc[24];
 static char industry[64];
 static char rector[24], head_it[24], librarian[24];
 static char contract_id[24];
 static char ev_anniversary[24], ev_industry[24];
-
-static char last_message[512];
-static char last_field[128];
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-/* Calls method, fails the test unless it answers want; returns the response (or NULL). */
-static void *call(person *p, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *d, int want)
-{
-    ProtobufCMessage *out = NULL;
-    const cc_status *st = NULL;
-    int code = cc_invoke(p->conn, method, (const ProtobufCMessage *)req, d, &out, &st);
-    snprintf(last_message, sizeof(last_message), "%s", st && st->message ? st->message : "");
-    snprintf(last_field, sizeof(last_field), "%s",
-             st && st->n_violations ? st->violations[0]->field : "");
-    if (code != want) {
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
-        fail_msg("%s as %s: status %d (%s), wanted %d", method, p->username, code, last_message,
-                 want);
-    }
-    return out;
-}
-
-static void login(person *p, const char *username, const char *password)
-{
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)username;
-    req.password = (char *)password;
-    snprintf(p->username, sizeof(p->username), "%s", username);
-    char err[256];
-    if (cc_connect(&opts, &p->conn, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    Concord__V1__LoginResponse *lr = call(p, "concord.v1.AuthService/Login", &req,
-                                          &concord__v1__login_response__descriptor, CC_OK);
-    cc_conn_set_token(p->conn, lr->token);
-    snprintf(p->id, sizeof(p->id), "%s", lr->user->id);
-    protobuf_c_message_free_unpacked(&lr->base, NULL);
-}
-
-static void new_user(person *p, const char *prefix, Concord__V1__Department dept)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
-    Concord__V1__CreateUserRequest req = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = username;
-    u.department = dept;
-    u.role = CONCORD__V1__ROLE__MEMBER;
-    req.user = &u;
-    req.password = "report-test-password-1";
-    Concord__V1__User *got = call(&admin, "concord.v1.AuthService/CreateUser", &req,
-                                  &concord__v1__user__descriptor, CC_OK);
-    protobuf_c_message_free_unpacked(&got->base, NULL);
-    login(p, username, "report-test-password-1");
-}
 
 static void new_stakeholder(char *id, const char *name, Concord__V1__StakeholderLevel level)
 {
@@ -131,8 +59,9 @@ static void new_stakeholder(char *id, const char *name, Concord__V1__Stakeholder
     s.name = (char *)name;
     s.level = level;
     req.stakeholder = &s;
-    Concord__V1__Stakeholder *got = call(&admin, "concord.v1.StakeholderService/CreateStakeholder",
-                                         &req, &concord__v1__stakeholder__descriptor, CC_OK);
+    Concord__V1__Stakeholder *got =
+        itest_call_ok(admin.conn, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                      &concord__v1__stakeholder__descriptor);
     snprintf(id, 24, "%s", got->id);
     protobuf_c_message_free_unpacked(&got->base, NULL);
 }
@@ -164,8 +93,9 @@ static void add_activity(Concord__V1__ActivityKind kind, const char *when, const
     a.stakeholder_ids = ids;
     a.n_stakeholder_ids = n;
     req.activity = &a;
-    Concord__V1__Activity *got = call(&admin, "concord.v1.ActivityService/CreateActivity", &req,
-                                      &concord__v1__activity__descriptor, CC_OK);
+    Concord__V1__Activity *got =
+        itest_call_ok(admin.conn, "concord.v1.ActivityService/CreateActivity", &req,
+                      &concord__v1__activity__descriptor);
     protobuf_c_message_free_unpacked(&got->base, NULL);
 }
 
@@ -183,8 +113,9 @@ static void add_event(char *id, Concord__V1__EventScope scope, const char *title
     else
         e.account_id = acc;
     req.event = &e;
-    Concord__V1__KeyEvent *got = call(&admin, "concord.v1.KeyEventService/CreateKeyEvent", &req,
-                                      &concord__v1__key_event__descriptor, CC_OK);
+    Concord__V1__KeyEvent *got =
+        itest_call_ok(admin.conn, "concord.v1.KeyEventService/CreateKeyEvent", &req,
+                      &concord__v1__key_event__descriptor);
     if (id)
         snprintf(id, 24, "%s", got->id);
     protobuf_c_message_free_unpacked(&got->base, NULL);
@@ -202,12 +133,7 @@ static void superuser_exec(PGconn *pg, const char *sql, const char *p1)
 /* Stage and tier history around October 2026, oldest first (ids follow time). */
 static void add_history(void)
 {
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"));
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("superuser connection: %s", PQerrorMessage(pg));
+    PGconn *pg = itest_pg_superuser();
     /* The contract service recorded the change to the stage as of today, effective
      * on a day that depends on today: the history here is the fixture's alone. */
     superuser_exec(pg, "DELETE FROM concord.stage_changes WHERE account_id = $1", acc);
@@ -233,40 +159,20 @@ static void add_history(void)
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000000, (int)getpid());
-    login(&admin, env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"));
-    new_user(&reader, "rptread", CONCORD__V1__DEPARTMENT__SUCCESS);
-    new_user(&outsider, "rptout", CONCORD__V1__DEPARTMENT__RND);
+    itest_login_admin(&admin);
+    itest_new_user(admin.conn, &reader, CONCORD__V1__DEPARTMENT__SUCCESS, CONCORD__V1__ROLE__MEMBER,
+                   "rptread%s", run_id);
+    itest_new_user(admin.conn, &outsider, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER,
+                   "rptout%s", run_id);
 
     /* An industry of its own, so that other tests' industry events do not show. */
     snprintf(industry, sizeof(industry), "Report Industry %s", run_id);
-    Concord__V1__CreateAccountRequest areq = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    char name[96];
-    snprintf(name, sizeof(name), "Report University %s", run_id);
-    a.name = name;
-    a.industry = industry;
-    areq.account = &a;
-    areq.allow_similar_name = 1;
-    Concord__V1__Account *got = call(&admin, "concord.v1.AccountService/CreateAccount", &areq,
-                                     &concord__v1__account__descriptor, CC_OK);
-    snprintf(acc, sizeof(acc), "%s", got->id);
-    protobuf_c_message_free_unpacked(&got->base, NULL);
-
-    Concord__V1__AddTeamMemberRequest treq = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember t = CONCORD__V1__TEAM_MEMBER__INIT;
-    t.account_id = acc;
-    t.user_id = reader.id;
-    t.team_role = CONCORD__V1__TEAM_ROLE__CUSTOMER_SUCCESS_MANAGER;
-    t.access_level = CONCORD__V1__ACCESS_LEVEL__READ;
-    treq.member = &t;
-    Concord__V1__TeamMember *tm = call(&admin, "concord.v1.TeamService/AddTeamMember", &treq,
-                                       &concord__v1__team_member__descriptor, CC_OK);
-    protobuf_c_message_free_unpacked(&tm->base, NULL);
+    itest_new_account(admin.conn, acc, industry, "Report University %s", run_id);
+    assert_int_equal(itest_add_member(admin.conn, acc, reader.id,
+                                      CONCORD__V1__TEAM_ROLE__CUSTOMER_SUCCESS_MANAGER,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
 
     new_stakeholder(rector, "Rector", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE);
     new_stakeholder(head_it, "Head of IT", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR);
@@ -290,8 +196,9 @@ static int setup(void **state)
     k.annual_value_minor = 4800000;
     k.currency = "EUR";
     kreq.contract = &k;
-    Concord__V1__Contract *kg = call(&admin, "concord.v1.ContractService/CreateContract", &kreq,
-                                     &concord__v1__contract__descriptor, CC_OK);
+    Concord__V1__Contract *kg =
+        itest_call_ok(admin.conn, "concord.v1.ContractService/CreateContract", &kreq,
+                      &concord__v1__contract__descriptor);
     snprintf(contract_id, sizeof(contract_id), "%s", kg->id);
     protobuf_c_message_free_unpacked(&kg->base, NULL);
 
@@ -316,19 +223,19 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    cc_conn_free(admin.conn);
-    cc_conn_free(reader.conn);
-    cc_conn_free(outsider.conn);
+    itest_user_close(&admin);
+    itest_user_close(&reader);
+    itest_user_close(&outsider);
     return 0;
 }
 
-static Concord__V1__MonthlyReport *report(person *p, const char *account, const char *month,
+static Concord__V1__MonthlyReport *report(itest_user *p, const char *account, const char *month,
                                           int want)
 {
     Concord__V1__GetMonthlyReportRequest req = CONCORD__V1__GET_MONTHLY_REPORT_REQUEST__INIT;
     req.account_id = (char *)account;
     req.month = (char *)month;
-    return call(p, METHOD, &req, &concord__v1__monthly_report__descriptor, want);
+    return itest_expect(p->conn, METHOD, &req, &concord__v1__monthly_report__descriptor, want);
 }
 
 static int kind_count(const Concord__V1__MonthlyReport *r, Concord__V1__ActivityKind kind)
@@ -491,11 +398,12 @@ static void invalid_months_name_the_field(void **state)
                          "2026/10", "2026-10-01", "abcd-ef", "1899-12"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         report(&admin, acc, bad[i], CC_INVALID_ARGUMENT);
-        if (strcmp(last_field, "month") != 0)
-            fail_msg("month \"%s\": violation on \"%s\", wanted \"month\"", bad[i], last_field);
+        if (strcmp(itest_last.field, "month") != 0)
+            fail_msg("month \"%s\": violation on \"%s\", wanted \"month\"", bad[i],
+                     itest_last.field);
     }
     report(&admin, "not-an-id", "2026-10", CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "account_id");
+    assert_string_equal(itest_last.field, "account_id");
 }
 
 static void only_the_team_may_read(void **state)
@@ -503,7 +411,7 @@ static void only_the_team_may_read(void **state)
     (void)state;
     /* Outside the team: the same answer as for an account that does not exist. */
     report(&outsider, acc, "2026-10", CC_NOT_FOUND);
-    assert_null(strstr(last_message, "Report University"));
+    assert_null(strstr(itest_last.message, "Report University"));
     report(&admin, "999999999999", "2026-10", CC_NOT_FOUND);
 
     /* A READ member reads the same report as the admin. */

@@ -34,91 +34,27 @@
 #include "concord/v1/account.pb-c.h"
 #include "concord/v1/auth.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-static cc_options opts;
-static char admin_token[128];
-static char member_token[128];
+static char admin_token[ITEST_TOKEN_LEN];
+static char member_token[ITEST_TOKEN_LEN];
 static char secret_id[32];
 static char secret_name[96];
 static char run_id[32];
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-static void login_or_die(const char *user, const char *password, char *token, size_t len)
-{
-    cc_conn *c = connect_or_die();
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st;
-    if (cc_invoke(c, "concord.v1.AuthService/Login", &req.base,
-                  &concord__v1__login_response__descriptor, &resp, &st) != CC_OK)
-        fail_msg("login %s: %s", user, st->message);
-    snprintf(token, len, "%s", ((Concord__V1__LoginResponse *)resp)->token);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    cc_conn_free(c);
-}
-
 static int setup(void **state)
 {
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL), (int)getpid());
-    login_or_die(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
-                 sizeof(admin_token));
-
-    cc_conn *c = connect_or_die();
-    cc_conn_set_token(c, admin_token);
-    char username[64];
-    snprintf(username, sizeof(username), "ctx%s", run_id);
-    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.department = CONCORD__V1__DEPARTMENT__RND;
-    u.role = CONCORD__V1__ROLE__MEMBER;
-    cu.user = &u;
-    cu.password = "context-password-1";
-    ProtobufCMessage *resp = NULL;
-    const cc_status *st;
-    if (cc_invoke(c, "concord.v1.AuthService/CreateUser", &cu.base,
-                  &concord__v1__user__descriptor, &resp, &st) != CC_OK)
-        fail_msg("CreateUser: %s", st->message);
-    protobuf_c_message_free_unpacked(resp, NULL);
-
+    itest_user admin, member;
+    itest_login_admin(&admin);
+    snprintf(admin_token, sizeof(admin_token), "%s", admin.token);
+    itest_new_user(admin.conn, &member, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER,
+                   "ctx%s", run_id);
+    snprintf(member_token, sizeof(member_token), "%s", member.token);
     snprintf(secret_name, sizeof(secret_name), "Context Secret %s", run_id);
-    Concord__V1__CreateAccountRequest ca = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    a.name = secret_name;
-    ca.account = &a;
-    ca.allow_similar_name = 1;
-    if (cc_invoke(c, "concord.v1.AccountService/CreateAccount", &ca.base,
-                  &concord__v1__account__descriptor, &resp, &st) != CC_OK)
-        fail_msg("CreateAccount: %s", st->message);
-    snprintf(secret_id, sizeof(secret_id), "%s", ((Concord__V1__Account *)resp)->id);
-    protobuf_c_message_free_unpacked(resp, NULL);
-    cc_conn_free(c);
-
-    login_or_die(username, "context-password-1", member_token, sizeof(member_token));
+    itest_new_account(admin.conn, secret_id, NULL, "%s", secret_name);
+    itest_user_close(&member);
+    itest_user_close(&admin);
     return 0;
 }
 
@@ -275,7 +211,7 @@ static void member_never_sees_admin_account_across_pooled_calls(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     for (int i = 0; i < CONNS; i++) {
-        assert_int_equal(cc_client_new(&loop, &opts, &run.conns[i].client), 0);
+        assert_int_equal(cc_client_new(&loop, itest_options(), &run.conns[i].client), 0);
         assert_int_equal(cc_client_connect(run.conns[i].client, on_connect, &run.conns[i]), 0);
     }
     const int total = CONNS * ROUNDS * KINDS;
@@ -304,22 +240,6 @@ static void member_never_sees_admin_account_across_pooled_calls(void **state)
 
 /* ---- straight to PostgreSQL ----------------------------------------------------- */
 
-static PGconn *pg_connect(const char *conninfo)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("connect to PostgreSQL (%s): %s", conninfo, PQerrorMessage(pg));
-    return pg;
-}
-
-static PGconn *pg_super(void)
-{
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord",
-             env("PGHOST"), env("PGPORT"), env("PG_SUPERUSER"));
-    return pg_connect(conninfo);
-}
-
 /* Runs one query that returns one value; returns a malloc'ed copy of it. */
 static char *pg_value(PGconn *pg, const char *sql)
 {
@@ -335,7 +255,7 @@ static char *pg_value(PGconn *pg, const char *sql)
 static int migration_rls_tables(char names[][64], int max)
 {
     char pattern[512];
-    snprintf(pattern, sizeof(pattern), "%s/server/sql/*.sql", env("CONCORD_SOURCE_DIR"));
+    snprintf(pattern, sizeof(pattern), "%s/server/sql/*.sql", itest_env("CONCORD_SOURCE_DIR"));
     glob_t g;
     int n = 0;
     if (glob(pattern, 0, NULL, &g) != 0)
@@ -358,8 +278,8 @@ static int migration_rls_tables(char names[][64], int max)
 
 static void app_role_without_caller_sees_no_row_of_any_rls_table(void **state)
 {
-    PGconn *su = pg_super();
-    PGconn *app = pg_connect(env("CONCORD_DB_URL"));
+    PGconn *su = itest_pg_superuser();
+    PGconn *app = itest_pg_connect(itest_env("CONCORD_DB_URL"));
     PGresult *r = PQexec(su, "SELECT c.relname FROM pg_class c"
                              " JOIN pg_namespace n ON n.oid = c.relnamespace"
                              " WHERE n.nspname = 'concord' AND c.relkind = 'r'"
@@ -415,7 +335,7 @@ static void app_role_without_caller_sees_no_row_of_any_rls_table(void **state)
 
 static void caller_ends_with_its_transaction(void **state)
 {
-    PGconn *app = pg_connect(env("CONCORD_DB_URL"));
+    PGconn *app = itest_pg_connect(itest_env("CONCORD_DB_URL"));
     PGresult *r = PQexec(app, "BEGIN");
     PQclear(r);
     char *v = pg_value(app, "SELECT set_config('concord.user_id', '1', true) ||"
@@ -438,7 +358,7 @@ static void caller_ends_with_its_transaction(void **state)
 
 static void every_account_table_is_under_rls(void **state)
 {
-    PGconn *su = pg_super();
+    PGconn *su = itest_pg_superuser();
     PGresult *r = PQexec(su, "SELECT string_agg(c.relname, ', ' ORDER BY c.relname)"
                              "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                              " WHERE n.nspname = 'concord' AND c.relkind = 'r'"

@@ -25,138 +25,10 @@
 #include "concord/v1/stakeholder.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 
-static cc_options opts;
-static char admin_token[128];
+static char admin_token[ITEST_TOKEN_LEN];
 static char run_id[32];
-
-/* Responses are kept here and freed after each test. */
-static ProtobufCMessage *kept[4096];
-static size_t n_kept;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static int release_all(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_kept; i++)
-        protobuf_c_message_free_unpacked(kept[i], NULL);
-    n_kept = 0;
-    return 0;
-}
-
-static cc_conn *connect_as(const char *token)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    cc_conn_set_token(c, token);
-    return c;
-}
-
-/* Calls method; returns the response (kept until the test ends) or NULL. */
-static void *call(cc_conn *c, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *resp_desc, int *code, const cc_status **st)
-{
-    ProtobufCMessage *resp = NULL;
-    *code = cc_invoke(c, method, req, resp_desc, &resp, st);
-    if (resp && n_kept < sizeof(kept) / sizeof(kept[0]))
-        kept[n_kept++] = resp;
-    return resp;
-}
-
-/* True when the status names field among its violations. */
-static int names_field(const cc_status *st, const char *field)
-{
-    for (size_t i = 0; st && i < st->n_violations; i++)
-        if (strcmp(st->violations[i]->field, field) == 0)
-            return 1;
-    return 0;
-}
-
-static void login(const char *user, const char *password, char *token, size_t len)
-{
-    cc_conn *c = connect_as(NULL);
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)user;
-    req.password = (char *)password;
-    int code;
-    const cc_status *st;
-    Concord__V1__LoginResponse *r = call(c, "concord.v1.AuthService/Login", &req,
-                                         &concord__v1__login_response__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("login %s: %s", user, st->message);
-    snprintf(token, len, "%s", r->token);
-    cc_conn_free(c);
-}
-
-/* Creates a user and logs them in; returns their id (kept). */
-static const char *make_user(cc_conn *admin, const char *prefix, Concord__V1__Department dept,
-                             Concord__V1__Role role, char *token, size_t len)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
-    Concord__V1__CreateUserRequest cu = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = username;
-    u.department = dept;
-    u.role = role;
-    cu.user = &u;
-    cu.password = "people-password-1";
-    int code;
-    const cc_status *st;
-    Concord__V1__User *made = call(admin, "concord.v1.AuthService/CreateUser", &cu,
-                                   &concord__v1__user__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create user %s: %s", username, st->message);
-    login(username, "people-password-1", token, len);
-    return made->id;
-}
-
-static const char *make_account(cc_conn *c, const char *name)
-{
-    char full[128];
-    snprintf(full, sizeof(full), "%s %s", name, run_id);
-    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    a.name = full;
-    req.account = &a;
-    req.allow_similar_name = 1; /* test accounts share words on purpose */
-    int code;
-    const cc_status *st;
-    Concord__V1__Account *made = call(c, "concord.v1.AccountService/CreateAccount", &req,
-                                      &concord__v1__account__descriptor, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create account: %s", st->message);
-    return made->id;
-}
-
-/* Puts user on the account's team with read-only access. */
-static void add_reader(cc_conn *admin, const char *account_id, const char *user_id)
-{
-    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember m = CONCORD__V1__TEAM_MEMBER__INIT;
-    m.account_id = (char *)account_id;
-    m.user_id = (char *)user_id;
-    m.team_role = CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD;
-    m.access_level = CONCORD__V1__ACCESS_LEVEL__READ;
-    req.member = &m;
-    int code;
-    const cc_status *st;
-    call(admin, "concord.v1.TeamService/AddTeamMember", &req, &concord__v1__team_member__descriptor,
-         &code, &st);
-    assert_int_equal(code, CC_OK);
-}
 
 static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
                                            Concord__V1__StakeholderLevel level,
@@ -169,8 +41,10 @@ static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, c
     s.level = level;
     s.reports_to_id = (char *)(reports_to ? reports_to : "");
     req.stakeholder = &s;
-    return call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-                &concord__v1__stakeholder__descriptor, code, st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                            &concord__v1__stakeholder__descriptor, &resp, st);
+    return resp;
 }
 
 static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_id,
@@ -191,8 +65,10 @@ static Concord__V1__Stakeholder *get_sh(cc_conn *c, const char *id, int *code)
     Concord__V1__GetStakeholderRequest req = CONCORD__V1__GET_STAKEHOLDER_REQUEST__INIT;
     req.id = (char *)id;
     const cc_status *st;
-    return call(c, "concord.v1.StakeholderService/GetStakeholder", &req,
-                &concord__v1__stakeholder__descriptor, code, &st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/GetStakeholder", &req,
+                            &concord__v1__stakeholder__descriptor, &resp, &st);
+    return resp;
 }
 
 /* Updates one field (by mask path) of stakeholder s at version. */
@@ -208,8 +84,10 @@ static Concord__V1__Stakeholder *update_sh(cc_conn *c, Concord__V1__Stakeholder 
     req.stakeholder = change;
     req.update_mask = &mask;
     req.version = version;
-    return call(c, "concord.v1.StakeholderService/UpdateStakeholder", &req,
-                &concord__v1__stakeholder__descriptor, code, st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/UpdateStakeholder", &req,
+                            &concord__v1__stakeholder__descriptor, &resp, st);
+    return resp;
 }
 
 static int delete_sh(cc_conn *c, const char *id, int64_t version, const cc_status **st)
@@ -218,8 +96,8 @@ static int delete_sh(cc_conn *c, const char *id, int64_t version, const cc_statu
     req.id = (char *)id;
     req.version = version;
     int code;
-    call(c, "concord.v1.StakeholderService/DeleteStakeholder", &req,
-         &concord__v1__delete_stakeholder_response__descriptor, &code, st);
+    code = itest_call_kept(c, "concord.v1.StakeholderService/DeleteStakeholder", &req,
+                           &concord__v1__delete_stakeholder_response__descriptor, NULL, st);
     return code;
 }
 
@@ -234,8 +112,10 @@ static Concord__V1__ListStakeholdersResponse *list_sh(cc_conn *c, const char *ac
     req.level = level;
     req.attitude = attitude;
     const cc_status *st;
-    return call(c, "concord.v1.StakeholderService/ListStakeholders", &req,
-                &concord__v1__list_stakeholders_response__descriptor, code, &st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/ListStakeholders", &req,
+                            &concord__v1__list_stakeholders_response__descriptor, &resp, &st);
+    return resp;
 }
 
 static Concord__V1__Coverage *coverage(cc_conn *c, const char *account_id, int window, int *code,
@@ -244,8 +124,10 @@ static Concord__V1__Coverage *coverage(cc_conn *c, const char *account_id, int w
     Concord__V1__GetCoverageRequest req = CONCORD__V1__GET_COVERAGE_REQUEST__INIT;
     req.account_id = (char *)account_id;
     req.window_days = window;
-    return call(c, "concord.v1.StakeholderService/GetCoverage", &req,
-                &concord__v1__coverage__descriptor, code, st);
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.StakeholderService/GetCoverage", &req,
+                            &concord__v1__coverage__descriptor, &resp, st);
+    return resp;
 }
 
 /* Records an activity days_ago days back with the given stakeholders and users. */
@@ -268,44 +150,19 @@ static Concord__V1__Activity *activity(cc_conn *c, const char *account_id, doubl
     a.user_ids = uids;
     a.n_user_ids = user ? 1 : 0;
     req.activity = &a;
-    return call(c, "concord.v1.ActivityService/CreateActivity", &req,
-                &concord__v1__activity__descriptor, code, st);
-}
-
-static PGconn *superuser(void)
-{
-    char conninfo[512];
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=%s dbname=concord", env("PGHOST"),
-             env("PGPORT"), env("PG_SUPERUSER"));
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("superuser connection: %s", PQerrorMessage(pg));
-    return pg;
-}
-
-/* The first value of a one-row query with one text parameter. */
-static long long sql_count(PGconn *pg, const char *sql, const char *param)
-{
-    const char *params[1] = {param};
-    PGresult *r = PQexecParams(pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
+    void *resp = NULL;
+    *code = itest_call_kept(c, "concord.v1.ActivityService/CreateActivity", &req,
+                            &concord__v1__activity__descriptor, &resp, st);
+    return resp;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000, (int)getpid());
-    login(env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"), admin_token,
-          sizeof(admin_token));
-    release_all(NULL);
+    itest_login_token(itest_env("CONCORD_ADMIN_USER"), itest_env("CONCORD_ADMIN_PASSWORD"),
+                      admin_token, sizeof(admin_token));
+    itest_release(NULL);
     return 0;
 }
 
@@ -314,8 +171,9 @@ static int setup(void **state)
 static void invalid_fields_are_named(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Validation University");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Validation University %s", run_id);
     Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
     Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
     s.account_id = (char *)acc;
@@ -327,30 +185,31 @@ static void invalid_fields_are_named(void **state)
     req.stakeholder = &s;
     int code;
     const cc_status *st;
-    call(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-         &concord__v1__stakeholder__descriptor, &code, &st);
+    code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                           &concord__v1__stakeholder__descriptor, NULL, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.name"));
-    assert_true(names_field(st, "stakeholder.level"));
-    assert_true(names_field(st, "stakeholder.influence"));
-    assert_true(names_field(st, "stakeholder.email"));
-    assert_true(names_field(st, "stakeholder.phone"));
-    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    assert_true(itest_names_field(st, "stakeholder.name"));
+    assert_true(itest_names_field(st, "stakeholder.level"));
+    assert_true(itest_names_field(st, "stakeholder.influence"));
+    assert_true(itest_names_field(st, "stakeholder.email"));
+    assert_true(itest_names_field(st, "stakeholder.phone"));
+    assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
 
     /* The account is required and must be visible. */
     create_sh(c, "", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.account_id"));
+    assert_true(itest_names_field(st, "stakeholder.account_id"));
     create_sh(c, "999999999", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
     assert_int_equal(code, CC_NOT_FOUND);
 
     /* A reports-to in another account is refused. */
-    const char *other = make_account(c, "Other University");
+    char other[ITEST_ID_LEN];
+    itest_new_account(c, other, NULL, "Other University %s", run_id);
     Concord__V1__Stakeholder *boss =
         must_create_sh(c, other, "Elsewhere Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     create_sh(c, acc, "Misplaced", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, boss->id, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
 
     /* A good one, read back. */
     s.name = "Grace Hopper";
@@ -361,8 +220,9 @@ static void invalid_fields_are_named(void **state)
     s.phone = "+1 555 0100";
     s.reports_to_id = "";
     s.title = "CIO";
-    Concord__V1__Stakeholder *made = call(c, "concord.v1.StakeholderService/CreateStakeholder",
-                                          &req, &concord__v1__stakeholder__descriptor, &code, &st);
+    Concord__V1__Stakeholder *made = NULL;
+    code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                           &concord__v1__stakeholder__descriptor, &made, &st);
     assert_int_equal(code, CC_OK);
     assert_int_equal(made->version, 1);
     Concord__V1__Stakeholder *got = get_sh(c, made->id, &code);
@@ -390,18 +250,18 @@ static void invalid_fields_are_named(void **state)
     assert_non_null(strstr(st->message, "version 2"));
     update_sh(c, &change, "last_contact_time", 2, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "update_mask"));
+    assert_true(itest_names_field(st, "update_mask"));
     change.email = "broken@";
     update_sh(c, &change, "email", 2, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.email"));
+    assert_true(itest_names_field(st, "stakeholder.email"));
 
     /* One audit row per change. */
-    PGconn *pg = superuser();
-    assert_int_equal(sql_count(pg,
-                               "SELECT count(*) FROM concord.audit_log WHERE target_type = "
-                               "'stakeholder' AND target_id = $1",
-                               made->id),
+    PGconn *pg = itest_pg_superuser();
+    assert_int_equal(itest_sql_count(pg,
+                                     "SELECT count(*) FROM concord.audit_log WHERE target_type = "
+                                     "'stakeholder' AND target_id = $1",
+                                     made->id),
                      2);
     PQfinish(pg);
     cc_conn_free(c);
@@ -410,8 +270,9 @@ static void invalid_fields_are_named(void **state)
 static void reports_to_never_makes_a_cycle(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Cycle College");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Cycle College %s", run_id);
     Concord__V1__Stakeholder *a =
         must_create_sh(c, acc, "Alice Rector", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *b =
@@ -427,12 +288,12 @@ static void reports_to_never_makes_a_cycle(void **state)
     change.reports_to_id = d->id; /* a -> d -> b -> a */
     update_sh(c, &change, "reports_to_id", 1, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
     assert_non_null(strstr(st->violations[0]->description, "cycle"));
     change.reports_to_id = a->id; /* oneself */
     update_sh(c, &change, "reports_to_id", 1, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "stakeholder.reports_to_id"));
+    assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
     /* Nothing changed. */
     Concord__V1__Stakeholder *again = get_sh(c, a->id, &code);
     assert_string_equal(again->reports_to_id, "");
@@ -455,8 +316,9 @@ static void reports_to_never_makes_a_cycle(void **state)
 static void delete_is_soft_and_unlinks_reports(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Delete Institute");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Delete Institute %s", run_id);
     Concord__V1__Stakeholder *boss =
         must_create_sh(c, acc, "Leaving Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *dir = must_create_sh(
@@ -489,22 +351,24 @@ static void delete_is_soft_and_unlinks_reports(void **state)
     assert_int_equal(cov->known_per_level[1], 1);
     Concord__V1__GetActivityRequest ga = CONCORD__V1__GET_ACTIVITY_REQUEST__INIT;
     ga.id = act->id;
-    Concord__V1__Activity *a2 = call(c, "concord.v1.ActivityService/GetActivity", &ga,
-                                     &concord__v1__activity__descriptor, &code, &st);
+    Concord__V1__Activity *a2 = NULL;
+    code = itest_call_kept(c, "concord.v1.ActivityService/GetActivity", &ga,
+                           &concord__v1__activity__descriptor, &a2, &st);
     assert_int_equal(code, CC_OK);
     assert_int_equal(a2->n_stakeholder_ids, 2);
     /* A deleted stakeholder cannot be named on a new activity. */
     activity(c, acc, 1, dir->id, boss->id, NULL, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "activity.stakeholder_ids[1]"));
+    assert_true(itest_names_field(st, "activity.stakeholder_ids[1]"));
     cc_conn_free(c);
 }
 
 static void list_orders_by_level_and_pages(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Paging Polytechnic");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Paging Polytechnic %s", run_id);
     must_create_sh(c, acc, "zed staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     must_create_sh(c, acc, "Amy Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     must_create_sh(c, acc, "Yves Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
@@ -551,8 +415,9 @@ static void list_orders_by_level_and_pages(void **state)
 static void last_contact_is_the_latest_past_activity(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    const char *acc = make_account(c, "Contact Conservatory");
+    cc_conn *c = itest_connect(admin_token);
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Contact Conservatory %s", run_id);
     Concord__V1__Stakeholder *s =
         must_create_sh(c, acc, "Carl Contact", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
     int code;
@@ -584,12 +449,13 @@ static const Concord__V1__CoverageCell *cell(const Concord__V1__Coverage *cov, i
 static void coverage_counts_levels_by_department(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    char presales_token[128];
-    const char *presales =
-        make_user(c, "pre", CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER,
-                  presales_token, sizeof(presales_token));
-    const char *acc = make_account(c, "Coverage University");
+    cc_conn *c = itest_connect(admin_token);
+    itest_user presales_user;
+    itest_new_user(c, &presales_user, CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER,
+                   "pre%s", run_id);
+    const char *presales = presales_user.id;
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Coverage University %s", run_id);
     Concord__V1__Stakeholder *e =
         must_create_sh(c, acc, "Eve Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *d =
@@ -660,30 +526,37 @@ static void coverage_counts_levels_by_department(void **state)
     assert_int_equal(cov->uncovered_levels[0], CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE);
     coverage(c, acc, 4000, &code, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
-    assert_true(names_field(st, "window_days"));
+    assert_true(itest_names_field(st, "window_days"));
 
     /* No stakeholders: not judged. */
-    const char *empty = make_account(c, "Empty Academy");
+    char empty[ITEST_ID_LEN];
+    itest_new_account(c, empty, NULL, "Empty Academy %s", run_id);
     cov = coverage(c, empty, 0, &code, &st);
     assert_int_equal(code, CC_OK);
     assert_false(cov->single_threaded);
     assert_int_equal(cov->n_uncovered_levels, 0);
     cc_conn_free(c);
+    itest_user_close(&presales_user);
 }
 
 static void outsiders_see_nothing_and_readers_cannot_write(void **state)
 {
     (void)state;
-    cc_conn *c = connect_as(admin_token);
-    char out_token[128], reader_token[128];
-    const char *outsider = make_user(c, "shout", CONCORD__V1__DEPARTMENT__RND,
-                                     CONCORD__V1__ROLE__MEMBER, out_token, sizeof(out_token));
-    const char *reader = make_user(c, "shread", CONCORD__V1__DEPARTMENT__DELIVERY,
-                                   CONCORD__V1__ROLE__MEMBER, reader_token, sizeof(reader_token));
-    const char *acc = make_account(c, "Private Institute");
+    cc_conn *c = itest_connect(admin_token);
+    itest_user out_user, reader_user;
+    itest_new_user(c, &out_user, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER, "shout%s",
+                   run_id);
+    const char *outsider = out_user.id;
+    itest_new_user(c, &reader_user, CONCORD__V1__DEPARTMENT__DELIVERY, CONCORD__V1__ROLE__MEMBER,
+                   "shread%s", run_id);
+    const char *reader = reader_user.id;
+    char acc[ITEST_ID_LEN];
+    itest_new_account(c, acc, NULL, "Private Institute %s", run_id);
     Concord__V1__Stakeholder *s =
         must_create_sh(c, acc, "Hidden Person", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    add_reader(c, acc, reader);
+    assert_int_equal(itest_add_member(c, acc, reader, CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
 
     int code;
     const cc_status *st;
@@ -691,7 +564,7 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     change.id = s->id;
     change.title = "changed";
 
-    cc_conn *o = connect_as(out_token);
+    cc_conn *o = itest_connect(out_user.token);
     get_sh(o, s->id, &code);
     assert_int_equal(code, CC_NOT_FOUND);
     list_sh(o, acc, 0, NULL, 0, 0, &code);
@@ -705,7 +578,7 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(delete_sh(o, s->id, 0, &st), CC_NOT_FOUND);
     cc_conn_free(o);
 
-    cc_conn *r = connect_as(reader_token);
+    cc_conn *r = itest_connect(reader_user.token);
     Concord__V1__Stakeholder *seen = get_sh(r, s->id, &code);
     assert_int_equal(code, CC_OK);
     assert_string_equal(seen->name, "Hidden Person");
@@ -722,7 +595,7 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     cc_conn_free(r);
 
     /* Row-level security hides the rows in SQL as well, and refuses writes. */
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     const char *params[3] = {outsider, "member", "rnd"};
     PGresult *res = PQexecParams(pg,
@@ -733,7 +606,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     PQclear(res);
     assert_int_equal(
-        sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc), 0);
+        itest_sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc),
+        0);
     const char *ins[1] = {acc};
     res = PQexecParams(pg,
                        "INSERT INTO concord.stakeholders (account_id, name, level)"
@@ -750,7 +624,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
                        3, NULL, params, NULL, NULL, 0);
     PQclear(res);
     assert_int_equal(
-        sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc), 1);
+        itest_sql_count(pg, "SELECT count(*) FROM concord.stakeholders WHERE account_id = $1", acc),
+        1);
     res = PQexecParams(pg, "UPDATE concord.stakeholders SET title = 'x' WHERE account_id = $1", 1,
                        NULL, ins, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
@@ -758,18 +633,20 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     PQclear(res);
     PQfinish(pg);
     cc_conn_free(c);
+    itest_user_close(&out_user);
+    itest_user_close(&reader_user);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(invalid_fields_are_named, release_all),
-        cmocka_unit_test_teardown(reports_to_never_makes_a_cycle, release_all),
-        cmocka_unit_test_teardown(delete_is_soft_and_unlinks_reports, release_all),
-        cmocka_unit_test_teardown(list_orders_by_level_and_pages, release_all),
-        cmocka_unit_test_teardown(last_contact_is_the_latest_past_activity, release_all),
-        cmocka_unit_test_teardown(coverage_counts_levels_by_department, release_all),
-        cmocka_unit_test_teardown(outsiders_see_nothing_and_readers_cannot_write, release_all),
+        cmocka_unit_test_teardown(invalid_fields_are_named, itest_release),
+        cmocka_unit_test_teardown(reports_to_never_makes_a_cycle, itest_release),
+        cmocka_unit_test_teardown(delete_is_soft_and_unlinks_reports, itest_release),
+        cmocka_unit_test_teardown(list_orders_by_level_and_pages, itest_release),
+        cmocka_unit_test_teardown(last_contact_is_the_latest_past_activity, itest_release),
+        cmocka_unit_test_teardown(coverage_counts_levels_by_department, itest_release),
+        cmocka_unit_test_teardown(outsiders_see_nothing_and_readers_cannot_write, itest_release),
     };
-    return cmocka_run_group_tests(tests, setup, release_all);
+    return cmocka_run_group_tests(tests, setup, itest_release);
 }

@@ -34,138 +34,18 @@
 #include "concord/v1/team.pb-c.h"
 #include "concord/v1/tier.pb-c.h"
 #include "concord_client.h"
+#include "itest.h"
 /* clang-format on */
 
 #define AS_OF "2026-11-30"
 
-static cc_options opts;
 static char run_id[32];
 
-/* One signed-in person. */
-typedef struct person {
-    char username[64];
-    char id[24];
-    cc_conn *conn;
-} person;
-
-static person admin, mgr, mem, outsider, outmgr;
+static itest_user admin, mgr, mem, outsider, outmgr;
 
 /* The accounts: strategic (S-worthy), small (B), prospect (no contract),
  * hidden (admins only). */
 static char acc_s[24], acc_b[24], acc_p[24], acc_x[24];
-
-/* The status of the last call, copied (the library's is valid until the next call). */
-static char last_message[512];
-static char last_field[128];
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr, "missing environment variable %s (run under tests/lib/with-env)\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static cc_conn *connect_or_die(void)
-{
-    cc_conn *c = NULL;
-    char err[256];
-    if (cc_connect(&opts, &c, err, sizeof(err)) != 0)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-/* Calls method and returns its code; *resp (optional) gets the response. */
-static int invoke(person *p, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *d, ProtobufCMessage **resp)
-{
-    ProtobufCMessage *out = NULL;
-    const cc_status *st = NULL;
-    int code = cc_invoke(p->conn, method, (const ProtobufCMessage *)req, d, &out, &st);
-    snprintf(last_message, sizeof(last_message), "%s", st && st->message ? st->message : "");
-    snprintf(last_field, sizeof(last_field), "%s",
-             st && st->n_violations ? st->violations[0]->field : "");
-    if (resp)
-        *resp = out;
-    else if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code;
-}
-
-/* Calls method, fails the test unless it answers want; returns the response (or NULL). */
-static void *call(person *p, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *d, int want);
-
-/* Calls method that must succeed, dropping the response. */
-static void call_ok(person *p, const char *method, const void *req,
-                    const ProtobufCMessageDescriptor *d)
-{
-    ProtobufCMessage *out = call(p, method, req, d, CC_OK);
-    protobuf_c_message_free_unpacked(out, NULL);
-}
-
-static void *call(person *p, const char *method, const void *req,
-                  const ProtobufCMessageDescriptor *d, int want)
-{
-    ProtobufCMessage *out = NULL;
-    int code = invoke(p, method, req, d, &out);
-    if (code != want) {
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
-        fail_msg("%s as %s: status %d (%s), wanted %d", method, p->username, code, last_message,
-                 want);
-    }
-    return out;
-}
-
-static void login(person *p, const char *username, const char *password)
-{
-    Concord__V1__LoginRequest req = CONCORD__V1__LOGIN_REQUEST__INIT;
-    req.username = (char *)username;
-    req.password = (char *)password;
-    snprintf(p->username, sizeof(p->username), "%s", username);
-    p->conn = connect_or_die();
-    Concord__V1__LoginResponse *lr = call(p, "concord.v1.AuthService/Login", &req,
-                                          &concord__v1__login_response__descriptor, CC_OK);
-    cc_conn_set_token(p->conn, lr->token);
-    snprintf(p->id, sizeof(p->id), "%s", lr->user->id);
-    protobuf_c_message_free_unpacked(&lr->base, NULL);
-}
-
-static void new_user(person *p, const char *prefix, Concord__V1__Department dept,
-                     Concord__V1__Role role)
-{
-    char username[64];
-    snprintf(username, sizeof(username), "%s%s", prefix, run_id);
-    Concord__V1__CreateUserRequest req = CONCORD__V1__CREATE_USER_REQUEST__INIT;
-    Concord__V1__User u = CONCORD__V1__USER__INIT;
-    u.username = username;
-    u.display_name = username;
-    u.department = dept;
-    u.role = role;
-    req.user = &u;
-    req.password = "tier-test-password-1";
-    call_ok(&admin, "concord.v1.AuthService/CreateUser", &req, &concord__v1__user__descriptor);
-    login(p, username, "tier-test-password-1");
-}
-
-static void new_account(char *id, const char *what)
-{
-    Concord__V1__CreateAccountRequest req = CONCORD__V1__CREATE_ACCOUNT_REQUEST__INIT;
-    Concord__V1__Account a = CONCORD__V1__ACCOUNT__INIT;
-    char name[96];
-    snprintf(name, sizeof(name), "Tiers %s %s", what, run_id);
-    a.name = name;
-    a.industry = "higher education";
-    req.account = &a;
-    req.allow_similar_name = 1;
-    Concord__V1__Account *got = call(&admin, "concord.v1.AccountService/CreateAccount", &req,
-                                     &concord__v1__account__descriptor, CC_OK);
-    snprintf(id, 24, "%s", got->id);
-    protobuf_c_message_free_unpacked(&got->base, NULL);
-}
 
 static void add_contract(const char *account, const char *start, const char *end, int64_t value,
                          const char *currency)
@@ -178,8 +58,10 @@ static void add_contract(const char *account, const char *start, const char *end
     k.annual_value_minor = value;
     k.currency = (char *)currency;
     req.contract = &k;
-    call_ok(&admin, "concord.v1.ContractService/CreateContract", &req,
-            &concord__v1__contract__descriptor);
+    protobuf_c_message_free_unpacked(itest_call_ok(admin.conn,
+                                                   "concord.v1.ContractService/CreateContract",
+                                                   &req, &concord__v1__contract__descriptor),
+                                     NULL);
 }
 
 static void add_stakeholder(const char *account, const char *name,
@@ -191,8 +73,10 @@ static void add_stakeholder(const char *account, const char *name,
     s.name = (char *)name;
     s.level = level;
     req.stakeholder = &s;
-    call_ok(&admin, "concord.v1.StakeholderService/CreateStakeholder", &req,
-            &concord__v1__stakeholder__descriptor);
+    protobuf_c_message_free_unpacked(
+        itest_call_ok(admin.conn, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                      &concord__v1__stakeholder__descriptor),
+        NULL);
 }
 
 static void add_activity(const char *account, int y, int m, int d, int hh, int mm, int ss)
@@ -212,46 +96,45 @@ static void add_activity(const char *account, int y, int m, int d, int hh, int m
     a.subject = "Quarterly review";
     a.occur_time = &ts;
     req.activity = &a;
-    call_ok(&admin, "concord.v1.ActivityService/CreateActivity", &req,
-            &concord__v1__activity__descriptor);
-}
-
-static void add_member(const char *account, const person *p, Concord__V1__AccessLevel access)
-{
-    Concord__V1__AddTeamMemberRequest req = CONCORD__V1__ADD_TEAM_MEMBER_REQUEST__INIT;
-    Concord__V1__TeamMember t = CONCORD__V1__TEAM_MEMBER__INIT;
-    t.account_id = (char *)account;
-    t.user_id = (char *)p->id;
-    t.team_role = CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD;
-    t.access_level = access;
-    req.member = &t;
-    call_ok(&admin, "concord.v1.TeamService/AddTeamMember", &req,
-            &concord__v1__team_member__descriptor);
+    protobuf_c_message_free_unpacked(itest_call_ok(admin.conn,
+                                                   "concord.v1.ActivityService/CreateActivity",
+                                                   &req, &concord__v1__activity__descriptor),
+                                     NULL);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    opts.host = env("CONCORD_HOST");
-    opts.port = atoi(env("CONCORD_PORT"));
-    opts.ca_file = env("CONCORD_CA");
-    opts.server_name = "localhost";
     snprintf(run_id, sizeof(run_id), "%ld%d", (long)time(NULL) % 100000000, (int)getpid());
-    login(&admin, env("CONCORD_ADMIN_USER"), env("CONCORD_ADMIN_PASSWORD"));
-    new_user(&mgr, "tmgr", CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MANAGER);
-    new_user(&mem, "tmem", CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER);
-    new_user(&outsider, "tout", CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER);
-    new_user(&outmgr, "toutm", CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MANAGER);
+    itest_login_admin(&admin);
+    itest_new_user(admin.conn, &mgr, CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MANAGER,
+                   "tmgr%s", run_id);
+    itest_new_user(admin.conn, &mem, CONCORD__V1__DEPARTMENT__PRESALES, CONCORD__V1__ROLE__MEMBER,
+                   "tmem%s", run_id);
+    itest_new_user(admin.conn, &outsider, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MEMBER,
+                   "tout%s", run_id);
+    itest_new_user(admin.conn, &outmgr, CONCORD__V1__DEPARTMENT__RND, CONCORD__V1__ROLE__MANAGER,
+                   "toutm%s", run_id);
 
-    new_account(acc_s, "Strategic University");
-    new_account(acc_b, "Small College");
-    new_account(acc_p, "Prospect Institute");
-    new_account(acc_x, "Hidden Academy");
+    itest_new_account(admin.conn, acc_s, "higher education", "Tiers Strategic University %s",
+                      run_id);
+    itest_new_account(admin.conn, acc_b, "higher education", "Tiers Small College %s", run_id);
+    itest_new_account(admin.conn, acc_p, "higher education", "Tiers Prospect Institute %s", run_id);
+    itest_new_account(admin.conn, acc_x, "higher education", "Tiers Hidden Academy %s", run_id);
     /* The presales member is on the team (read only): presales is involved,
      * so the presales manager sees these accounts; R&D is not. */
-    add_member(acc_s, &mem, CONCORD__V1__ACCESS_LEVEL__READ);
-    add_member(acc_b, &mem, CONCORD__V1__ACCESS_LEVEL__READ);
-    add_member(acc_p, &mem, CONCORD__V1__ACCESS_LEVEL__READ);
+    assert_int_equal(itest_add_member(admin.conn, acc_s, mem.id,
+                                      CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
+    assert_int_equal(itest_add_member(admin.conn, acc_b, mem.id,
+                                      CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
+    assert_int_equal(itest_add_member(admin.conn, acc_p, mem.id,
+                                      CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
+                                      CONCORD__V1__ACCESS_LEVEL__READ),
+                     CC_OK);
 
     /* Strategic: 120000.00 EUR live on the as-of day (plus a contract in USD,
      * which does not count toward a EUR threshold), three levels, and 12
@@ -280,7 +163,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    person *all[] = {&admin, &mgr, &mem, &outsider, &outmgr};
+    itest_user *all[] = {&admin, &mgr, &mem, &outsider, &outmgr};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         cc_conn_free(all[i]->conn);
     return 0;
@@ -288,15 +171,15 @@ static int teardown(void **state)
 
 /* ---- helpers over tier messages ------------------------------------------- */
 
-static Concord__V1__EvaluateTiersResponse *evaluate(person *p, const char *as_of,
+static Concord__V1__EvaluateTiersResponse *evaluate(itest_user *p, const char *as_of,
                                                     const char *account, int dry_run, int want)
 {
     Concord__V1__EvaluateTiersRequest req = CONCORD__V1__EVALUATE_TIERS_REQUEST__INIT;
     req.as_of = (char *)as_of;
     req.account_id = (char *)account;
     req.dry_run = dry_run;
-    return call(p, "concord.v1.TierService/EvaluateTiers", &req,
-                &concord__v1__evaluate_tiers_response__descriptor, want);
+    return itest_expect(p->conn, "concord.v1.TierService/EvaluateTiers", &req,
+                        &concord__v1__evaluate_tiers_response__descriptor, want);
 }
 
 static const Concord__V1__TierProposal *find_proposal(const Concord__V1__EvaluateTiersResponse *r,
@@ -319,14 +202,14 @@ static void assert_reason(const Concord__V1__TierProposal *p, const char *line)
 }
 
 static Concord__V1__ListTierProposalsResponse *
-proposals(person *p, const char *account, Concord__V1__ProposalStatus status, int want)
+proposals(itest_user *p, const char *account, Concord__V1__ProposalStatus status, int want)
 {
     Concord__V1__ListTierProposalsRequest req = CONCORD__V1__LIST_TIER_PROPOSALS_REQUEST__INIT;
     req.account_id = (char *)account;
     req.status = status;
     req.page_size = 500;
-    return call(p, "concord.v1.TierService/ListTierProposals", &req,
-                &concord__v1__list_tier_proposals_response__descriptor, want);
+    return itest_expect(p->conn, "concord.v1.TierService/ListTierProposals", &req,
+                        &concord__v1__list_tier_proposals_response__descriptor, want);
 }
 
 /* The id of the account's pending proposal ("" when none), as the admin sees it. */
@@ -339,7 +222,7 @@ static void pending_of(const char *account, char *id, size_t len)
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
-static int decide(person *p, const char *id, Concord__V1__ProposalStatus decision,
+static int decide(itest_user *p, const char *id, Concord__V1__ProposalStatus decision,
                   Concord__V1__Tier tier, const char *reason, Concord__V1__TierProposal **out)
 {
     Concord__V1__DecideTierProposalRequest req = CONCORD__V1__DECIDE_TIER_PROPOSAL_REQUEST__INIT;
@@ -347,38 +230,38 @@ static int decide(person *p, const char *id, Concord__V1__ProposalStatus decisio
     req.decision = decision;
     req.tier = tier;
     req.reason = (char *)reason;
-    return invoke(p, "concord.v1.TierService/DecideTierProposal", &req,
-                  &concord__v1__tier_proposal__descriptor, (ProtobufCMessage **)out);
+    return itest_call(p->conn, "concord.v1.TierService/DecideTierProposal", &req,
+                      &concord__v1__tier_proposal__descriptor, (ProtobufCMessage **)out, NULL);
 }
 
-static int override(person *p, const char *account, Concord__V1__Tier tier, const char *reason,
+static int override(itest_user *p, const char *account, Concord__V1__Tier tier, const char *reason,
                     Concord__V1__Account **out)
 {
     Concord__V1__OverrideTierRequest req = CONCORD__V1__OVERRIDE_TIER_REQUEST__INIT;
     req.account_id = (char *)account;
     req.tier = tier;
     req.reason = (char *)reason;
-    return invoke(p, "concord.v1.TierService/OverrideTier", &req, &concord__v1__account__descriptor,
-                  (ProtobufCMessage **)out);
+    return itest_call(p->conn, "concord.v1.TierService/OverrideTier", &req,
+                      &concord__v1__account__descriptor, (ProtobufCMessage **)out, NULL);
 }
 
-static Concord__V1__ListTierHistoryResponse *history(person *p, const char *account, int page_size,
-                                                     const char *token, int want)
+static Concord__V1__ListTierHistoryResponse *history(itest_user *p, const char *account,
+                                                     int page_size, const char *token, int want)
 {
     Concord__V1__ListTierHistoryRequest req = CONCORD__V1__LIST_TIER_HISTORY_REQUEST__INIT;
     req.account_id = (char *)account;
     req.page_size = page_size;
     req.page_token = (char *)token;
-    return call(p, "concord.v1.TierService/ListTierHistory", &req,
-                &concord__v1__list_tier_history_response__descriptor, want);
+    return itest_expect(p->conn, "concord.v1.TierService/ListTierHistory", &req,
+                        &concord__v1__list_tier_history_response__descriptor, want);
 }
 
 static Concord__V1__Tier account_tier(const char *account, int64_t *version)
 {
     Concord__V1__GetAccountRequest req = CONCORD__V1__GET_ACCOUNT_REQUEST__INIT;
     req.id = (char *)account;
-    Concord__V1__Account *a = call(&admin, "concord.v1.AccountService/GetAccount", &req,
-                                   &concord__v1__account__descriptor, CC_OK);
+    Concord__V1__Account *a = itest_call_ok(admin.conn, "concord.v1.AccountService/GetAccount",
+                                            &req, &concord__v1__account__descriptor);
     Concord__V1__Tier t = a->tier;
     if (version)
         *version = a->version;
@@ -394,8 +277,8 @@ static void default_rules_are_listed_in_order(void **state)
     Concord__V1__ListTierRulesRequest req = CONCORD__V1__LIST_TIER_RULES_REQUEST__INIT;
     /* Every signed-in user may read the rules. */
     Concord__V1__ListTierRulesResponse *r =
-        call(&outsider, "concord.v1.TierService/ListTierRules", &req,
-             &concord__v1__list_tier_rules_response__descriptor, CC_OK);
+        itest_call_ok(outsider.conn, "concord.v1.TierService/ListTierRules", &req,
+                      &concord__v1__list_tier_rules_response__descriptor);
     assert_true(r->n_rules >= 2);
     int seen_s = 0, seen_a = 0;
     for (size_t i = 0; i < r->n_rules; i++) {
@@ -441,17 +324,19 @@ static void rules_are_validated_versioned_and_admin_only(void **state)
     rule.tier = CONCORD__V1__TIER__TIER_A;
     rule.min_engagements = 0;
     rule.currency = "eur";
-    assert_int_equal(invoke(&admin, m, &req, &concord__v1__tier_rule__descriptor, NULL),
-                     CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "rule.currency");
+    assert_int_equal(
+        itest_call(admin.conn, m, &req, &concord__v1__tier_rule__descriptor, NULL, NULL),
+        CC_INVALID_ARGUMENT);
+    assert_string_equal(itest_last.field, "rule.currency");
     rule.currency = "EUR";
     /* Managers are not admins. */
-    assert_int_equal(invoke(&mgr, m, &req, &concord__v1__tier_rule__descriptor, NULL),
+    assert_int_equal(itest_call(mgr.conn, m, &req, &concord__v1__tier_rule__descriptor, NULL, NULL),
                      CC_PERMISSION_DENIED);
 
     /* A rule no account can meet, so that other tests' evaluations keep their outcome. */
     rule.min_stakeholders = 1000000;
-    Concord__V1__TierRule *t = call(&admin, m, &req, &concord__v1__tier_rule__descriptor, CC_OK);
+    Concord__V1__TierRule *t =
+        itest_call_ok(admin.conn, m, &req, &concord__v1__tier_rule__descriptor);
     assert_true(t->active);
     assert_int_equal(t->version, 1);
     assert_int_equal(t->min_stakeholders, 1000000);
@@ -473,33 +358,37 @@ static void rules_are_validated_versioned_and_admin_only(void **state)
     up.update_mask = &mask;
     up.version = 1;
     const char *u = "concord.v1.TierService/UpdateTierRule";
-    t = call(&admin, u, &up, &concord__v1__tier_rule__descriptor, CC_OK);
+    t = itest_call_ok(admin.conn, u, &up, &concord__v1__tier_rule__descriptor);
     assert_false(t->active);
     assert_int_equal(t->version, 2);
     assert_int_equal(t->min_engagements, 7);
     assert_int_equal(t->min_stakeholders, 1000000); /* not in the mask: kept */
     protobuf_c_message_free_unpacked(&t->base, NULL);
-    assert_int_equal(invoke(&admin, u, &up, &concord__v1__tier_rule__descriptor, NULL), CC_ABORTED);
-    assert_non_null(strstr(last_message, "version 2"));
+    assert_int_equal(
+        itest_call(admin.conn, u, &up, &concord__v1__tier_rule__descriptor, NULL, NULL),
+        CC_ABORTED);
+    assert_non_null(strstr(itest_last.message, "version 2"));
     char *bad[] = {"version"};
     mask.n_paths = 1;
     mask.paths = bad;
     up.version = 2;
-    assert_int_equal(invoke(&admin, u, &up, &concord__v1__tier_rule__descriptor, NULL),
-                     CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "update_mask");
+    assert_int_equal(
+        itest_call(admin.conn, u, &up, &concord__v1__tier_rule__descriptor, NULL, NULL),
+        CC_INVALID_ARGUMENT);
+    assert_string_equal(itest_last.field, "update_mask");
     change.id = "999999999";
     mask.paths = paths;
-    assert_int_equal(invoke(&admin, u, &up, &concord__v1__tier_rule__descriptor, NULL),
-                     CC_NOT_FOUND);
+    assert_int_equal(
+        itest_call(admin.conn, u, &up, &concord__v1__tier_rule__descriptor, NULL, NULL),
+        CC_NOT_FOUND);
 
     /* Inactive rules are listed only when asked for. */
     Concord__V1__ListTierRulesRequest lr = CONCORD__V1__LIST_TIER_RULES_REQUEST__INIT;
     for (int inactive = 0; inactive < 2; inactive++) {
         lr.include_inactive = inactive;
         Concord__V1__ListTierRulesResponse *r =
-            call(&admin, "concord.v1.TierService/ListTierRules", &lr,
-                 &concord__v1__list_tier_rules_response__descriptor, CC_OK);
+            itest_call_ok(admin.conn, "concord.v1.TierService/ListTierRules", &lr,
+                          &concord__v1__list_tier_rules_response__descriptor);
         int found = 0;
         for (size_t i = 0; i < r->n_rules; i++)
             found |= strcmp(r->rules[i]->id, id) == 0;
@@ -580,9 +469,9 @@ static void dry_run_proposes_with_reasons_and_stores_nothing(void **state)
 
     /* Bad input is named. */
     assert_null(evaluate(&admin, "2026-11-31", acc_s, 1, CC_INVALID_ARGUMENT));
-    assert_string_equal(last_field, "as_of");
+    assert_string_equal(itest_last.field, "as_of");
     assert_null(evaluate(&admin, AS_OF, "x1", 1, CC_INVALID_ARGUMENT));
-    assert_string_equal(last_field, "account_id");
+    assert_string_equal(itest_last.field, "account_id");
 }
 
 static void members_cannot_evaluate_and_managers_see_their_accounts(void **state)
@@ -644,25 +533,25 @@ static void stored_evaluation_supersedes_older_proposals(void **state)
     req.account_id = acc_s;
     req.page_size = 1;
     Concord__V1__ListTierProposalsResponse *p1 =
-        call(&mgr, "concord.v1.TierService/ListTierProposals", &req,
-             &concord__v1__list_tier_proposals_response__descriptor, CC_OK);
+        itest_call_ok(mgr.conn, "concord.v1.TierService/ListTierProposals", &req,
+                      &concord__v1__list_tier_proposals_response__descriptor);
     assert_int_equal(p1->n_proposals, 1);
     assert_string_equal(p1->proposals[0]->id, second);
     assert_string_not_equal(p1->next_page_token, "");
     req.page_token = p1->next_page_token;
     Concord__V1__ListTierProposalsResponse *p2 =
-        call(&mgr, "concord.v1.TierService/ListTierProposals", &req,
-             &concord__v1__list_tier_proposals_response__descriptor, CC_OK);
+        itest_call_ok(mgr.conn, "concord.v1.TierService/ListTierProposals", &req,
+                      &concord__v1__list_tier_proposals_response__descriptor);
     assert_int_equal(p2->n_proposals, 1);
     assert_string_equal(p2->proposals[0]->id, first);
     assert_string_equal(p2->next_page_token, "");
     protobuf_c_message_free_unpacked(&p1->base, NULL);
     protobuf_c_message_free_unpacked(&p2->base, NULL);
     req.page_token = "p1zz";
-    assert_int_equal(invoke(&mgr, "concord.v1.TierService/ListTierProposals", &req,
-                            &concord__v1__list_tier_proposals_response__descriptor, NULL),
+    assert_int_equal(itest_call(mgr.conn, "concord.v1.TierService/ListTierProposals", &req,
+                                &concord__v1__list_tier_proposals_response__descriptor, NULL, NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "page_token");
+    assert_string_equal(itest_last.field, "page_token");
 
     /* Filtered by status over every visible account. */
     l = proposals(&mgr, NULL, CONCORD__V1__PROPOSAL_STATUS__SUPERSEDED, CC_OK);
@@ -681,7 +570,7 @@ static void outsiders_see_no_proposals_or_history(void **state)
     char pending[24];
     pending_of(acc_s, pending, sizeof(pending));
     assert_string_not_equal(pending, "");
-    person *out[] = {&outsider, &outmgr};
+    itest_user *out[] = {&outsider, &outmgr};
     for (size_t i = 0; i < 2; i++) {
         Concord__V1__ListTierProposalsResponse *l = proposals(
             out[i], NULL, CONCORD__V1__PROPOSAL_STATUS__PROPOSAL_STATUS_UNSPECIFIED, CC_OK);
@@ -711,7 +600,7 @@ static void outsiders_see_no_proposals_or_history(void **state)
                      CC_PERMISSION_DENIED);
 
     /* Row-level security keeps the rows away in SQL too, whatever the handlers do. */
-    PGconn *pg = PQconnectdb(env("CONCORD_DB_URL"));
+    PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
     const char *set =
         "SELECT set_config('concord.user_id', $1, true), set_config('concord.role', $2, true),"
@@ -754,14 +643,14 @@ static void approval_applies_the_tier_and_records_history(void **state)
     /* Decisions are validated, naming the field. */
     assert_int_equal(decide(&mgr, pending, CONCORD__V1__PROPOSAL_STATUS__PENDING, 0, "", NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "decision");
+    assert_string_equal(itest_last.field, "decision");
     assert_int_equal(decide(&mgr, pending, CONCORD__V1__PROPOSAL_STATUS__REJECTED, 0, "", NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "reason");
+    assert_string_equal(itest_last.field, "reason");
     assert_int_equal(
         decide(&mgr, pending, CONCORD__V1__PROPOSAL_STATUS__OVERRIDDEN, 0, "why", NULL),
         CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "tier");
+    assert_string_equal(itest_last.field, "tier");
     assert_int_equal(decide(&mgr, "999999999", CONCORD__V1__PROPOSAL_STATUS__APPROVED, 0, "", NULL),
                      CC_NOT_FOUND);
 
@@ -780,7 +669,7 @@ static void approval_applies_the_tier_and_records_history(void **state)
     /* Only pending proposals are decided. */
     assert_int_equal(decide(&mgr, pending, CONCORD__V1__PROPOSAL_STATUS__APPROVED, 0, "", NULL),
                      CC_FAILED_PRECONDITION);
-    assert_non_null(strstr(last_message, "approved"));
+    assert_non_null(strstr(itest_last.message, "approved"));
 
     Concord__V1__ListTierHistoryResponse *h = history(&mem, acc_s, 0, NULL, CC_OK);
     assert_int_equal(h->n_changes, 1);
@@ -828,7 +717,7 @@ static void rejection_keeps_the_tier_and_override_needs_a_reason(void **state)
     assert_int_equal(decide(&mgr, id, CONCORD__V1__PROPOSAL_STATUS__OVERRIDDEN,
                             CONCORD__V1__TIER__TIER_A, "", NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "reason");
+    assert_string_equal(itest_last.field, "reason");
     assert_int_equal(decide(&mgr, id, CONCORD__V1__PROPOSAL_STATUS__OVERRIDDEN,
                             CONCORD__V1__TIER__TIER_A, "flagship reference customer", &p),
                      CC_OK);
@@ -841,10 +730,10 @@ static void rejection_keeps_the_tier_and_override_needs_a_reason(void **state)
     Concord__V1__Account *a = NULL;
     assert_int_equal(override(&mgr, acc_b, CONCORD__V1__TIER__TIER_B, "", NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "reason");
+    assert_string_equal(itest_last.field, "reason");
     assert_int_equal(override(&mgr, acc_b, CONCORD__V1__TIER__TIER_UNSPECIFIED, "x", NULL),
                      CC_INVALID_ARGUMENT);
-    assert_string_equal(last_field, "tier");
+    assert_string_equal(itest_last.field, "tier");
     assert_int_equal(override(&mgr, acc_b, CONCORD__V1__TIER__TIER_A, "again", NULL),
                      CC_FAILED_PRECONDITION);
     assert_int_equal(override(&mgr, acc_b, CONCORD__V1__TIER__TIER_B, "budget cut", &a), CC_OK);
