@@ -16,13 +16,6 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-/*
- * Calls stay on the connection used last while it has fewer than this many in
- * flight. Calls made in one loop turn then share that connection's TLS records
- * and writes (tls_stream gathers what a turn writes); concordd reads up to 128
- * calls per connection before it waits, so this never holds calls back there.
- */
-#define STICKY_MAX 32
 
 typedef enum {
     SLOT_CONNECTING, /* connect callback pending */
@@ -51,7 +44,6 @@ struct gw_upstream {
     int closing;
     int open_handles;  /* timers not yet closed */
     gw_slot *slots;
-    gw_slot *last;     /* the connection the last call went to */
 };
 
 int gw_split_host_port(const char *s, char *host, size_t hostlen, int *port)
@@ -222,26 +214,22 @@ int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,
                      cc_reply_cb cb, void *ud)
 {
+    gw_slot *best = NULL;
+    size_t best_load = 0;
     if (u == NULL)
         return CC_ECLOSED;
-    gw_slot *best = u->last;
-    if (best == NULL || !slot_ready(best) || cc_client_in_flight(best->client) >= STICKY_MAX) {
-        best = NULL;
-        size_t best_load = 0;
-        for (int i = 0; i < u->n; i++) {
-            gw_slot *s = &u->slots[i];
-            if (!slot_ready(s))
-                continue;
-            size_t load = cc_client_in_flight(s->client);
-            if (best == NULL || load < best_load) {
-                best = s;
-                best_load = load;
-            }
+    for (int i = 0; i < u->n; i++) {
+        gw_slot *s = &u->slots[i];
+        if (!slot_ready(s))
+            continue;
+        size_t load = cc_client_in_flight(s->client);
+        if (best == NULL || load < best_load) {
+            best = s;
+            best_load = load;
         }
     }
     if (best == NULL)
         return CC_ECLOSED;
-    u->last = best;
     return cc_client_call(best->client, method, payload, len, token, idempotency_key, deadline_ms,
                           cb, ud);
 }

@@ -28,8 +28,7 @@ int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n,
 int gw_upstream_ready(const gw_upstream *u);
 
 /**
- * Sends a call on the connection used last while it has fewer than 32 calls
- * in flight, else on the least-loaded ready connection (arguments as
+ * Sends a call on the least-loaded ready connection (arguments as
  * cc_client_call). Returns 0, and cb follows exactly once; or CC_ECLOSED when
  * no connection is ready (or u is NULL, after shutdown), or another CC_E*, and cb is
  * not called.

@@ -530,6 +530,12 @@ size_t cc_client_in_flight(const cc_client *c)
     return c->n_calls;
 }
 
+void cc_client_flush(cc_client *c)
+{
+    if (c->state == CC_CLIENT_READY && c->tls != NULL)
+        (void)tls_stream_flush(&c->tls->s);
+}
+
 const char *cc_client_error(const cc_client *c)
 {
     return c->error;

@@ -107,6 +107,13 @@ int cc_client_call(cc_client *c, const char *method, const uint8_t *payload, siz
                    const char *token, const char *idempotency_key, uint32_t deadline_ms,
                    cc_reply_cb cb, void *ud) CC_MUST_CHECK;
 /**
+ * Calls made in one turn of the loop go out together just before the loop
+ * waits again. Code that makes calls outside the loop and does not run it
+ * right away sends them now with this. A failure ends the calls in flight
+ * with UNAVAILABLE from the loop, as a lost connection does.
+ */
+void cc_client_flush(cc_client *c);
+/**
  * Closes the connection. Calls still in flight end with UNAVAILABLE
  * ("connection closed"). The client is freed once its handles are closed;
  * the pointer must not be used after this call.

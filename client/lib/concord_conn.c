@@ -335,6 +335,9 @@ int cc_conn_start(cc_conn *c, const char *method, const uint8_t *payload, size_t
     }
     int rc = cc_client_call(c->cli, method, payload, len, c->token, idem, 0, cb, ud);
     free(idem);
+    /* The caller may do other work (read its input) before it polls again. */
+    if (rc == 0)
+        cc_client_flush(c->cli);
     return rc;
 }
 

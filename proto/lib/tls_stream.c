@@ -11,9 +11,12 @@
  * Writes are gathered: tls_stream_write appends plaintext to out, and the
  * batch prepare handle encrypts all of it and flushes it once per loop turn,
  * just before the loop waits for I/O. Replies or calls written in the same
- * turn thus share one TLS record (up to 16 KiB) and one write(2). libuv runs
- * prepare handles after timers, idle handles and I/O callbacks and before it
- * blocks, so nothing written from any callback waits for further I/O.
+ * turn thus share one TLS record (up to 16 KiB) and one write(2). In each turn
+ * libuv runs timers, idle and prepare handles, then waits for I/O and runs the
+ * I/O callbacks, then check and close callbacks; a write made in any of those
+ * is sent by the next prepare phase, before the loop waits again. (A write
+ * made from another prepare callback is the exception: see tls_stream.h.)
+ * Code that writes outside the loop calls tls_stream_flush.
  *
  * Invariants:
  *  - Once closing is set no owner callback other than on_close runs, and no
@@ -34,10 +37,15 @@
  *    on_handshake runs. A graceful close encrypts out before close_notify.
  *  - The batch handle is active exactly while out holds data to send after
  *    the handshake; out is freed once sent, so an idle stream holds no buffer.
- *  - A memory BIO keeps the largest buffer it ever needed. Once emptied, a BIO
- *    whose buffer is larger than TLS_BIO_KEEP (the handshake's flights, a large
- *    call or reply) is replaced by a new, empty one, so that an idle connection
- *    holds about a kilobyte less.
+ *  - A failed send (send_error) is returned to the writer and also reported
+ *    through on_error from the batch handle, never from inside the owner's
+ *    own call; no write is accepted after it.
+ *  - A memory BIO keeps the largest buffer it ever needed. Once emptied after
+ *    the handshake, a BIO whose buffer is larger than TLS_BIO_KEEP_IDLE (the
+ *    handshake's flights) is replaced by a new, empty one, so that an idle
+ *    connection holds about a kilobyte less; later, only a buffer larger than
+ *    TLS_BIO_KEEP (left by a large call or reply) is, so that ordinary calls
+ *    do not pay for a new BIO each.
  */
 #include "tls_stream.h"
 #include <arpa/inet.h>
@@ -54,8 +62,9 @@
 #define TLS_PLAIN_CHUNK (16 * 1024)
 /* Gathered plaintext is sent at once when it reaches one full TLS record. */
 #define TLS_BATCH_MAX (16 * 1024)
-/* An emptied memory BIO whose buffer grew past this is replaced by a fresh one. */
-#define TLS_BIO_KEEP 1024
+/* Emptied memory BIOs with larger buffers are replaced: once after the handshake, then always. */
+#define TLS_BIO_KEEP_IDLE 1024
+#define TLS_BIO_KEEP (32 * 1024)
 
 static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                                     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -295,26 +304,28 @@ static void on_write(uv_write_t *req, int status)
         s->ops->on_drain(s);
 }
 
-/* True when bio holds no data and its buffer is larger than TLS_BIO_KEEP. */
-static int bio_oversized(BIO *bio)
+/* True when bio holds no data and its buffer is larger than keep bytes. */
+static int bio_oversized(BIO *bio, size_t keep)
 {
     BUF_MEM *bm = NULL;
     if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &bm) != 1 || bm == NULL)
         return 0;
-    return bm->max > TLS_BIO_KEEP;
+    return bm->max > keep;
 }
 
 /* Replaces emptied, oversized memory BIOs (see the invariants above). */
 static void shrink_bios(tls_stream *s)
 {
-    if (bio_oversized(s->rbio)) {
+    size_t keep = s->bios_trimmed ? TLS_BIO_KEEP : TLS_BIO_KEEP_IDLE;
+    s->bios_trimmed = 1;
+    if (bio_oversized(s->rbio, keep)) {
         BIO *b = BIO_new(BIO_s_mem());
         if (b != NULL) {
             SSL_set0_rbio(s->ssl, b); /* frees the old one */
             s->rbio = b;
         }
     }
-    if (bio_oversized(s->wbio)) {
+    if (bio_oversized(s->wbio, keep)) {
         BIO *b = BIO_new(BIO_s_mem());
         if (b != NULL) {
             SSL_set0_wbio(s->ssl, b);
@@ -391,9 +402,21 @@ static int send_out(tls_stream *s)
 static void on_batch(uv_prepare_t *h)
 {
     tls_stream *s = h->data;
-    int rc = send_out(s);
+    uv_prepare_stop(h);
+    int rc = s->send_error;
+    if (rc == 0)
+        rc = send_out(s);
     if (rc < 0)
         report_error(s, rc);
+}
+
+/* Remembers a failed send and has the batch handle report it from the loop. Returns rc. */
+static int send_failed(tls_stream *s, int rc)
+{
+    if (s->send_error == 0)
+        s->send_error = rc;
+    uv_prepare_start(&s->batch, on_batch);
+    return rc;
 }
 
 static int out_append(tls_stream *s, const uint8_t *data, size_t len)
@@ -660,22 +683,34 @@ fail:
 
 int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len)
 {
-    if (s->closing || s->error_reported || s->failed)
+    if (s->closing || s->error_reported || s->failed || s->send_error)
         return CC_ECLOSED;
     if (len == 0)
         return 0;
     if (s->handshake_done && len >= TLS_BATCH_MAX) {
         /* Large enough for records of its own: no copy. */
         int rc = send_out(s);
-        return rc < 0 ? rc : encrypt_and_flush(s, data, len);
+        if (rc == 0)
+            rc = encrypt_and_flush(s, data, len);
+        return rc < 0 ? send_failed(s, rc) : 0;
     }
     int rc = out_append(s, data, len);
     if (rc < 0 || !s->handshake_done)
         return rc;
-    if (s->out_len >= TLS_BATCH_MAX)
-        return send_out(s);
+    if (s->out_len >= TLS_BATCH_MAX) {
+        rc = send_out(s);
+        return rc < 0 ? send_failed(s, rc) : 0;
+    }
     uv_prepare_start(&s->batch, on_batch);
     return 0;
+}
+
+int tls_stream_flush(tls_stream *s)
+{
+    if (s->closing || s->error_reported || s->failed || s->send_error || !s->handshake_done)
+        return 0;
+    int rc = send_out(s);
+    return rc < 0 ? send_failed(s, rc) : 0;
 }
 
 size_t tls_stream_pending(const tls_stream *s)

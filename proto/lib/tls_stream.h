@@ -69,6 +69,8 @@ struct tls_stream {
     int failed;                 /* fatal TLS error seen: no close_notify may follow */
     int handles_open;           /* handles still to close after tls_stream_close */
     int in_drive;               /* inside the read loop (guards re-entry from callbacks) */
+    int send_error;             /* a send failed (CC_E*); on_error follows from the loop */
+    int bios_trimmed;           /* the handshake's BIO buffers were given back */
     char reason[192];           /* why the connection or handshake failed, for people */
 };
 
@@ -85,7 +87,8 @@ typedef struct tls_config {
 /**
  * Creates a server context: TLS 1.3 (or 1.2 with AEAD ciphers only when
  * min_version says so), no renegotiation, no compression, no session tickets
- * beyond OpenSSL's defaults. On failure returns NULL and writes a reason to err.
+ * and no session cache (no client resumes). On failure returns NULL and writes
+ * a reason to err.
  */
 SSL_CTX *tls_server_ctx_new(const tls_config *c, char *err, size_t errlen);
 /**
@@ -115,11 +118,22 @@ int tls_stream_connect(tls_stream *s, const struct sockaddr *addr,
  * runs its callbacks are gathered and go out together, as one TLS record and
  * one system call per 16 KiB, just before the loop next waits for I/O (a
  * prepare handle), so a connection that carries many calls or replies in one
- * loop turn pays for one record and one write instead of one each. Data written
- * before the handshake finished is sent once it has. Returns 0 or CC_E*; a
- * failure to send what was gathered is reported later through on_error.
+ * loop turn pays for one record and one write instead of one each. A write
+ * made from inside another prepare callback waits for the loop's next wake-up
+ * (libuv runs the prepare handles that were active when the phase began); call
+ * tls_stream_flush there. Data written before the handshake finished is sent
+ * once it has. Returns 0 or CC_E*. A failure to send is reported through
+ * on_error from the loop (also when this call returned it), and later writes
+ * fail with CC_ECLOSED.
  */
 int tls_stream_write(tls_stream *s, const uint8_t *data, size_t len) CC_MUST_CHECK;
+/**
+ * Sends what tls_stream_write gathered now, for code that writes outside the
+ * loop's callbacks and does not run the loop right after (a blocking client
+ * that returns to its caller). Returns 0 or CC_E*, reported as tls_stream_write
+ * reports it; before the handshake there is nothing to send yet.
+ */
+int tls_stream_flush(tls_stream *s);
 /** Bytes queued and not yet written to the socket (back-pressure): ciphertext
  *  handed to the socket plus plaintext gathered for the next record. */
 size_t tls_stream_pending(const tls_stream *s);

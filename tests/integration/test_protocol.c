@@ -468,6 +468,31 @@ static void many_calls_in_flight_on_one_connection(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * A call started on a blocking connection leaves at once, not at the next
+ * poll: the caller may do other work first (an import reads its input). After
+ * a pause longer than the server needs to answer, a poll that does not wait
+ * finds the reply already there.
+ */
+static void started_call_is_sent_before_the_next_poll(void **state)
+{
+    cc_conn *c = itest_connect(admin_token);
+    Concord__V1__ListAccountsRequest req = CONCORD__V1__LIST_ACCOUNTS_REQUEST__INIT;
+    req.page_size = 5;
+    uint8_t buf[64];
+    size_t len = protobuf_c_message_pack(&req.base, buf);
+    pipe_state s = {0};
+    assert_int_equal(
+        cc_conn_start(c, "concord.v1.AccountService/ListAccounts", buf, len, on_reply, &s), 0);
+    struct timespec pause = {.tv_sec = itest_slow_factor(), .tv_nsec = 0};
+    nanosleep(&pause, NULL);
+    for (int i = 0; i < 10 && s.answered == 0; i++)
+        (void)cc_conn_poll(c, 0);
+    assert_int_equal(s.answered, 1);
+    assert_int_equal(s.ok, 1);
+    cc_conn_free(c);
+}
+
 /* ---- hostile peers -------------------------------------------------------- */
 
 static int tcp_connect(void)
@@ -572,6 +597,7 @@ int main(void)
         cmocka_unit_test(app_role_without_caller_sees_nothing),
         cmocka_unit_test(unknown_method_is_unimplemented),
         cmocka_unit_test(many_calls_in_flight_on_one_connection),
+        cmocka_unit_test(started_call_is_sent_before_the_next_poll),
         cmocka_unit_test(plain_tcp_client_is_cut_off),
         cmocka_unit_test(oversized_frame_closes_the_connection),
         cmocka_unit_test(random_bytes_close_the_connection),
