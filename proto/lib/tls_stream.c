@@ -169,8 +169,8 @@ SSL_CTX *tls_server_ctx_new(const tls_config *c, char *err, size_t errlen)
     /*
      * No session resumption: Concord's clients never resume (each CLI run and
      * each gateway connection makes a full handshake), so session tickets and
-     * the server's session cache would only cost a ticket's encryption per
-     * handshake and memory per connection, kept after it closed.
+     * the server's session cache would only cost two tickets' encryption and
+     * records per handshake.
      */
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
