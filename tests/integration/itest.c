@@ -284,6 +284,33 @@ void itest_new_account(cc_conn *c, char *id, const char *industry, const char *f
     protobuf_c_message_free_unpacked(&made->base, NULL);
 }
 
+int itest_create_stakeholder(cc_conn *c, const char *account, const char *name,
+                             Concord__V1__StakeholderLevel level, const char *reports_to,
+                             Concord__V1__Stakeholder **out, const cc_status **st)
+{
+    Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
+    Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
+    s.account_id = (char *)account;
+    s.name = (char *)name;
+    s.level = level;
+    s.reports_to_id = (char *)(reports_to ? reports_to : "");
+    req.stakeholder = &s;
+    *out = NULL;
+    return itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
+                           &concord__v1__stakeholder__descriptor, out, st);
+}
+
+Concord__V1__Stakeholder *itest_new_stakeholder(cc_conn *c, const char *account, const char *name,
+                                                Concord__V1__StakeholderLevel level,
+                                                const char *reports_to)
+{
+    Concord__V1__Stakeholder *s;
+    const cc_status *st;
+    if (itest_create_stakeholder(c, account, name, level, reports_to, &s, &st) != CC_OK)
+        fail_msg("create stakeholder %s: %s", name, itest_last.message);
+    return s;
+}
+
 int itest_add_member(cc_conn *c, const char *account, const char *user,
                      Concord__V1__TeamRole team_role, Concord__V1__AccessLevel access)
 {

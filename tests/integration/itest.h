@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 #include "concord/v1/auth.pb-c.h"
+#include "concord/v1/stakeholder.pb-c.h"
 #include "concord/v1/team.pb-c.h"
 #include "concord_client.h"
 
@@ -171,6 +172,20 @@ void itest_new_account(cc_conn *c, char *id, const char *industry, const char *f
 /** Puts user on the account's team through c; returns the status code. */
 int itest_add_member(cc_conn *c, const char *account, const char *user,
                      Concord__V1__TeamRole team_role, Concord__V1__AccessLevel access);
+
+/**
+ * Creates a stakeholder of account (name, level, reports_to: an id, or NULL
+ * for none) through c. Returns the status code; the stakeholder on CC_OK, kept
+ * by the harness until itest_release; *st is the call's status.
+ */
+int itest_create_stakeholder(cc_conn *c, const char *account, const char *name,
+                             Concord__V1__StakeholderLevel level, const char *reports_to,
+                             Concord__V1__Stakeholder **out, const cc_status **st);
+
+/** itest_create_stakeholder that must succeed; returns the stakeholder (kept). */
+Concord__V1__Stakeholder *itest_new_stakeholder(cc_conn *c, const char *account, const char *name,
+                                                Concord__V1__StakeholderLevel level,
+                                                const char *reports_to);
 
 /** Checks that concordd still serves a new connection (WhoAmI with token). */
 void itest_still_serving(const char *token);

@@ -31,36 +31,6 @@
 static char admin_token[ITEST_TOKEN_LEN];
 static char run_id[32];
 
-static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
-                                           Concord__V1__StakeholderLevel level,
-                                           const char *reports_to, int *code, const cc_status **st)
-{
-    Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
-    Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
-    s.account_id = (char *)account_id;
-    s.name = (char *)name;
-    s.level = level;
-    s.reports_to_id = (char *)(reports_to ? reports_to : "");
-    req.stakeholder = &s;
-    void *resp = NULL;
-    *code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-                            &concord__v1__stakeholder__descriptor, &resp, st);
-    return resp;
-}
-
-static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_id,
-                                                const char *name,
-                                                Concord__V1__StakeholderLevel level,
-                                                const char *reports_to)
-{
-    int code;
-    const cc_status *st;
-    Concord__V1__Stakeholder *s = create_sh(c, account_id, name, level, reports_to, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create stakeholder %s: %s", name, st->message);
-    return s;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -179,10 +149,10 @@ static void create_validates_and_adds_the_creator(void **state)
     itest_new_account(c, acc, NULL, "Activity University %s", run_id);
     char other[ITEST_ID_LEN];
     itest_new_account(c, other, NULL, "Activity Elsewhere %s", run_id);
-    Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Ann Provost", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *s = itest_new_stakeholder(
+        c, acc, "Ann Provost", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *far =
-        must_create_sh(c, other, "Far Away", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+        itest_new_stakeholder(c, other, "Far Away", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     itest_user csm_user;
     itest_new_user(c, &csm_user, CONCORD__V1__DEPARTMENT__SUCCESS, CONCORD__V1__ROLE__MEMBER,
                    "csm%s", run_id);
@@ -271,7 +241,7 @@ static void list_is_newest_first_with_stable_pages(void **state)
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Listing University %s", run_id);
     Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Lia Lister", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+        itest_new_stakeholder(c, acc, "Lia Lister", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     int code;
     const cc_status *st;
     act_buf b;
@@ -344,10 +314,10 @@ static void bulk_is_all_or_nothing(void **state)
     itest_new_account(c, acc, NULL, "Import University %s", run_id);
     char other[ITEST_ID_LEN];
     itest_new_account(c, other, NULL, "Import Elsewhere %s", run_id);
-    Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Ivy Importer", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    Concord__V1__Stakeholder *s = itest_new_stakeholder(
+        c, acc, "Ivy Importer", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
     Concord__V1__Stakeholder *far =
-        must_create_sh(c, other, "Not Here", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+        itest_new_stakeholder(c, other, "Not Here", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
     act_buf b[4];
     Concord__V1__Activity *items[4];
     for (int i = 0; i < 4; i++)

@@ -30,36 +30,6 @@
 static char admin_token[ITEST_TOKEN_LEN];
 static char run_id[32];
 
-static Concord__V1__Stakeholder *create_sh(cc_conn *c, const char *account_id, const char *name,
-                                           Concord__V1__StakeholderLevel level,
-                                           const char *reports_to, int *code, const cc_status **st)
-{
-    Concord__V1__CreateStakeholderRequest req = CONCORD__V1__CREATE_STAKEHOLDER_REQUEST__INIT;
-    Concord__V1__Stakeholder s = CONCORD__V1__STAKEHOLDER__INIT;
-    s.account_id = (char *)account_id;
-    s.name = (char *)name;
-    s.level = level;
-    s.reports_to_id = (char *)(reports_to ? reports_to : "");
-    req.stakeholder = &s;
-    void *resp = NULL;
-    *code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
-                            &concord__v1__stakeholder__descriptor, &resp, st);
-    return resp;
-}
-
-static Concord__V1__Stakeholder *must_create_sh(cc_conn *c, const char *account_id,
-                                                const char *name,
-                                                Concord__V1__StakeholderLevel level,
-                                                const char *reports_to)
-{
-    int code;
-    const cc_status *st;
-    Concord__V1__Stakeholder *s = create_sh(c, account_id, name, level, reports_to, &code, &st);
-    if (code != CC_OK)
-        fail_msg("create stakeholder %s: %s", name, st->message);
-    return s;
-}
-
 static Concord__V1__Stakeholder *get_sh(cc_conn *c, const char *id, int *code)
 {
     Concord__V1__GetStakeholderRequest req = CONCORD__V1__GET_STAKEHOLDER_REQUEST__INIT;
@@ -185,6 +155,7 @@ static void invalid_fields_are_named(void **state)
     req.stakeholder = &s;
     int code;
     const cc_status *st;
+    Concord__V1__Stakeholder *made;
     code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
                            &concord__v1__stakeholder__descriptor, NULL, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
@@ -196,18 +167,21 @@ static void invalid_fields_are_named(void **state)
     assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
 
     /* The account is required and must be visible. */
-    create_sh(c, "", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    code = itest_create_stakeholder(c, "", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL,
+                                    &made, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
     assert_true(itest_names_field(st, "stakeholder.account_id"));
-    create_sh(c, "999999999", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    code = itest_create_stakeholder(c, "999999999", "Nobody", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF,
+                                    NULL, &made, &st);
     assert_int_equal(code, CC_NOT_FOUND);
 
     /* A reports-to in another account is refused. */
     char other[ITEST_ID_LEN];
     itest_new_account(c, other, NULL, "Other University %s", run_id);
-    Concord__V1__Stakeholder *boss =
-        must_create_sh(c, other, "Elsewhere Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    create_sh(c, acc, "Misplaced", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, boss->id, &code, &st);
+    Concord__V1__Stakeholder *boss = itest_new_stakeholder(
+        c, other, "Elsewhere Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    code = itest_create_stakeholder(c, acc, "Misplaced", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF,
+                                    boss->id, &made, &st);
     assert_int_equal(code, CC_INVALID_ARGUMENT);
     assert_true(itest_names_field(st, "stakeholder.reports_to_id"));
 
@@ -220,7 +194,7 @@ static void invalid_fields_are_named(void **state)
     s.phone = "+1 555 0100";
     s.reports_to_id = "";
     s.title = "CIO";
-    Concord__V1__Stakeholder *made = NULL;
+    made = NULL;
     code = itest_call_kept(c, "concord.v1.StakeholderService/CreateStakeholder", &req,
                            &concord__v1__stakeholder__descriptor, &made, &st);
     assert_int_equal(code, CC_OK);
@@ -273,12 +247,12 @@ static void reports_to_never_makes_a_cycle(void **state)
     cc_conn *c = itest_connect(admin_token);
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Cycle College %s", run_id);
-    Concord__V1__Stakeholder *a =
-        must_create_sh(c, acc, "Alice Rector", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *a = itest_new_stakeholder(
+        c, acc, "Alice Rector", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     Concord__V1__Stakeholder *b =
-        must_create_sh(c, acc, "Bob Dean", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, a->id);
+        itest_new_stakeholder(c, acc, "Bob Dean", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, a->id);
     Concord__V1__Stakeholder *d =
-        must_create_sh(c, acc, "Dora Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, b->id);
+        itest_new_stakeholder(c, acc, "Dora Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, b->id);
     assert_string_equal(d->reports_to_id, b->id);
 
     int code;
@@ -319,9 +293,9 @@ static void delete_is_soft_and_unlinks_reports(void **state)
     cc_conn *c = itest_connect(admin_token);
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Delete Institute %s", run_id);
-    Concord__V1__Stakeholder *boss =
-        must_create_sh(c, acc, "Leaving Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    Concord__V1__Stakeholder *dir = must_create_sh(
+    Concord__V1__Stakeholder *boss = itest_new_stakeholder(
+        c, acc, "Leaving Boss", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *dir = itest_new_stakeholder(
         c, acc, "Staying Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, boss->id);
     int code;
     const cc_status *st;
@@ -369,12 +343,13 @@ static void list_orders_by_level_and_pages(void **state)
     cc_conn *c = itest_connect(admin_token);
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Paging Polytechnic %s", run_id);
-    must_create_sh(c, acc, "zed staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
-    must_create_sh(c, acc, "Amy Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
-    must_create_sh(c, acc, "Yves Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
-    must_create_sh(c, acc, "Xena Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    Concord__V1__Stakeholder *blocker =
-        must_create_sh(c, acc, "Bea Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    itest_new_stakeholder(c, acc, "zed staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+    itest_new_stakeholder(c, acc, "Amy Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL);
+    itest_new_stakeholder(c, acc, "Yves Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    itest_new_stakeholder(c, acc, "Xena Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE,
+                          NULL);
+    Concord__V1__Stakeholder *blocker = itest_new_stakeholder(
+        c, acc, "Bea Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
     Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
     change.id = blocker->id;
     change.attitude = CONCORD__V1__ATTITUDE__BLOCKER;
@@ -418,8 +393,8 @@ static void last_contact_is_the_latest_past_activity(void **state)
     cc_conn *c = itest_connect(admin_token);
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Contact Conservatory %s", run_id);
-    Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Carl Contact", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
+    Concord__V1__Stakeholder *s = itest_new_stakeholder(
+        c, acc, "Carl Contact", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, NULL);
     int code;
     const cc_status *st;
     Concord__V1__Activity *older = activity(c, acc, 30, s->id, NULL, NULL, &code, &st);
@@ -456,13 +431,13 @@ static void coverage_counts_levels_by_department(void **state)
     const char *presales = presales_user.id;
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Coverage University %s", run_id);
-    Concord__V1__Stakeholder *e =
-        must_create_sh(c, acc, "Eve Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
-    Concord__V1__Stakeholder *d =
-        must_create_sh(c, acc, "Dan Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, e->id);
+    Concord__V1__Stakeholder *e = itest_new_stakeholder(
+        c, acc, "Eve Executive", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *d = itest_new_stakeholder(
+        c, acc, "Dan Director", CONCORD__V1__STAKEHOLDER_LEVEL__DIRECTOR, e->id);
     Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Sue Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
-    must_create_sh(c, acc, "Sam Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
+        itest_new_stakeholder(c, acc, "Sue Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
+    itest_new_stakeholder(c, acc, "Sam Staff", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, d->id);
     int code;
     const cc_status *st;
 
@@ -552,14 +527,15 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     const char *reader = reader_user.id;
     char acc[ITEST_ID_LEN];
     itest_new_account(c, acc, NULL, "Private Institute %s", run_id);
-    Concord__V1__Stakeholder *s =
-        must_create_sh(c, acc, "Hidden Person", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
+    Concord__V1__Stakeholder *s = itest_new_stakeholder(
+        c, acc, "Hidden Person", CONCORD__V1__STAKEHOLDER_LEVEL__EXECUTIVE, NULL);
     assert_int_equal(itest_add_member(c, acc, reader, CONCORD__V1__TEAM_ROLE__SOLUTION_LEAD,
                                       CONCORD__V1__ACCESS_LEVEL__READ),
                      CC_OK);
 
     int code;
     const cc_status *st;
+    Concord__V1__Stakeholder *made;
     Concord__V1__Stakeholder change = CONCORD__V1__STAKEHOLDER__INIT;
     change.id = s->id;
     change.title = "changed";
@@ -571,7 +547,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(code, CC_NOT_FOUND);
     coverage(o, acc, 0, &code, &st);
     assert_int_equal(code, CC_NOT_FOUND);
-    create_sh(o, acc, "Intruder", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    code = itest_create_stakeholder(o, acc, "Intruder", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL,
+                                    &made, &st);
     assert_int_equal(code, CC_NOT_FOUND);
     update_sh(o, &change, "title", 1, &code, &st);
     assert_int_equal(code, CC_NOT_FOUND);
@@ -587,7 +564,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     assert_int_equal(l->n_stakeholders, 1);
     coverage(r, acc, 0, &code, &st);
     assert_int_equal(code, CC_OK);
-    create_sh(r, acc, "Reader Write", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF, NULL, &code, &st);
+    code = itest_create_stakeholder(r, acc, "Reader Write", CONCORD__V1__STAKEHOLDER_LEVEL__STAFF,
+                                    NULL, &made, &st);
     assert_int_equal(code, CC_PERMISSION_DENIED);
     update_sh(r, &change, "title", 1, &code, &st);
     assert_int_equal(code, CC_PERMISSION_DENIED);
