@@ -41,12 +41,6 @@
 
 static lc_day today_utc(void) { return lc_day_from_unix((int64_t)time(NULL)); }
 
-static const char *day_text(srv_call *c, lc_day d)
-{
-    char buf[LC_DAY_TEXT];
-    return arena_strdup(c->arena, lc_day_format(d, buf));
-}
-
 /* Parses a calendar date field; records a violation naming field if bad. */
 static int parse_day(srv_call *c, const char *field, const char *text, lc_day *out)
 {
@@ -69,14 +63,6 @@ static lc_day parse_as_of(srv_call *c, const char *field, const char *text)
     if (text && *text && parse_day(c, field, text, &d) != 0)
         return today_utc();
     return d;
-}
-
-/* Dates read back from the database were validated on the way in. */
-static int db_day(srv_call *c, const char *text, lc_day *out)
-{
-    if (lc_day_parse(text, out) != 0)
-        return srv_fail(c, CC_INTERNAL, "stored date %s is out of range", text);
-    return CC_OK;
 }
 
 static size_t utf8_chars(const char *s)
@@ -188,8 +174,8 @@ static int load_active(srv_call *c, const char *account_id, lc_contract **out, s
     lc_contract *cs = arena_alloc(c->arena, sizeof(*cs) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
         cs[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        if (db_day(c, PQgetvalue(r, i, 1), &cs[i].start) != CC_OK ||
-            db_day(c, PQgetvalue(r, i, 2), &cs[i].end) != CC_OK)
+        if (srv_stored_day(c, PQgetvalue(r, i, 1), &cs[i].start) != CC_OK ||
+            srv_stored_day(c, PQgetvalue(r, i, 2), &cs[i].end) != CC_OK)
             return c->code;
     }
     *out = cs;
@@ -215,21 +201,22 @@ static const char *stage_reason(srv_call *c, lc_stage stage, const lc_contract *
         switch (stage) {
         case LC_HANDOVER:
             why = arena_printf(c->arena, "contract %lld signed, starts %s", id,
-                               day_text(c, by->start));
+                               srv_day_text(c, by->start));
             break;
         case LC_ONBOARDING:
-            why = arena_printf(c->arena, "contract %lld started %s", id, day_text(c, by->start));
+            why =
+                arena_printf(c->arena, "contract %lld started %s", id, srv_day_text(c, by->start));
             break;
         case LC_ADOPTION:
             why = arena_printf(c->arena, "contract %lld past its first two months (%s)", id,
-                               day_text(c, lc_adoption_start(by)));
+                               srv_day_text(c, lc_adoption_start(by)));
             break;
         case LC_RENEWAL:
-            why = arena_printf(c->arena, "contract %lld ends %s", id, day_text(c, by->end));
+            why = arena_printf(c->arena, "contract %lld ends %s", id, srv_day_text(c, by->end));
             break;
         case LC_CHURNED:
             why = arena_printf(c->arena, "contract %lld ended %s without renewal", id,
-                               day_text(c, by->end));
+                               srv_day_text(c, by->end));
             break;
         default:
             break;
@@ -341,7 +328,7 @@ static int apply_stage(srv_call *c, const char *account_id, lc_day as_of, const 
     sc->from_stage =
         old ? (Concord__V1__LifecycleStage)old : CONCORD__V1__LIFECYCLE_STAGE__PROSPECT;
     sc->to_stage = (Concord__V1__LifecycleStage)stage;
-    sc->effective_date = (char *)day_text(c, effective);
+    sc->effective_date = (char *)srv_day_text(c, effective);
     sc->reason = (char *)stage_reason(c, stage, find_contract(cs, n, by_id), trigger);
 
     const char *new_owner = owner_after(c, account_id, owner, stage);
@@ -591,10 +578,8 @@ static int cancel_contract(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 static int get_lifecycle(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Concord__V1__GetLifecycleRequest *req = (const void *)in;
-    static const char history_sql[] =
-        "SELECT g.from_stage, g.to_stage, g.effective_date::text,"
-        " extract(epoch from g.recorded_at)::text, g.reason"
-        " FROM stage_changes g WHERE g.account_id = $1 ORDER BY g.id";
+    static const char history_sql[] = "SELECT " SRV_STAGE_CHANGE_COLS
+                                      " FROM stage_changes g WHERE g.account_id = $1 ORDER BY g.id";
     lc_day as_of = parse_as_of(c, "as_of", req->as_of);
     int64_t account = 0;
     if (srv_check(c) != CC_OK ||
@@ -609,7 +594,7 @@ static int get_lifecycle(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
     Concord__V1__Lifecycle *lc = arena_alloc(c->arena, sizeof(*lc));
     concord__v1__lifecycle__init(lc);
     lc->account_id = (char *)account_id;
-    lc->as_of = (char *)day_text(c, as_of);
+    lc->as_of = (char *)srv_day_text(c, as_of);
     lc->stage = (Concord__V1__LifecycleStage)lc_stage_on(cs, n, as_of, NULL);
     /* Without contracts the account is a prospect and the contracts imply no timeline. */
     if (n > 0) {
@@ -620,8 +605,8 @@ static int get_lifecycle(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
             Concord__V1__StagePeriod *sp = arena_alloc(c->arena, sizeof(*sp));
             concord__v1__stage_period__init(sp);
             sp->stage = (Concord__V1__LifecycleStage)p[i].stage;
-            sp->start_date = (char *)day_text(c, p[i].start);
-            sp->end_date = p[i].open ? "" : (char *)day_text(c, p[i].end);
+            sp->start_date = (char *)srv_day_text(c, p[i].start);
+            sp->end_date = p[i].open ? "" : (char *)srv_day_text(c, p[i].end);
             sp->contract_id = p[i].contract_id ? (char *)srv_i64(c, p[i].contract_id) : "";
             lc->timeline[i] = sp;
         }
@@ -633,18 +618,8 @@ static int get_lifecycle(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         return c->code;
     int rows = PQntuples(r);
     lc->history = arena_alloc(c->arena, sizeof(*lc->history) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        Concord__V1__StageChange *sc = arena_alloc(c->arena, sizeof(*sc));
-        concord__v1__stage_change__init(sc);
-        sc->from_stage = srv_enum_from_db(&concord__v1__lifecycle_stage__descriptor,
-                                          PQgetvalue(r, i, 0));
-        sc->to_stage = srv_enum_from_db(&concord__v1__lifecycle_stage__descriptor,
-                                        PQgetvalue(r, i, 1));
-        sc->effective_date = PQgetvalue(r, i, 2);
-        sc->record_time = srv_ts(c, PQgetvalue(r, i, 3));
-        sc->reason = PQgetvalue(r, i, 4);
-        lc->history[i] = sc;
-    }
+    for (int i = 0; i < rows; i++)
+        lc->history[i] = srv_stage_change_from_row(c, r, i);
     lc->n_history = (size_t)rows;
     *out = &lc->base;
     return CC_OK;
@@ -682,8 +657,8 @@ static int refresh_all(srv_call *c, lc_day as_of, const char *trigger, int *acco
             if (PQgetisnull(r, j, 2))
                 continue; /* only cancelled contracts */
             cs[n].id = strtoll(PQgetvalue(r, j, 2), NULL, 10);
-            if (db_day(c, PQgetvalue(r, j, 3), &cs[n].start) != CC_OK ||
-                db_day(c, PQgetvalue(r, j, 4), &cs[n].end) != CC_OK)
+            if (srv_stored_day(c, PQgetvalue(r, j, 3), &cs[n].start) != CC_OK ||
+                srv_stored_day(c, PQgetvalue(r, j, 4), &cs[n].end) != CC_OK)
                 return c->code;
             n++;
         }
@@ -702,7 +677,7 @@ static int refresh_stages(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
     lc_day as_of = parse_as_of(c, "as_of", req->as_of);
     if (srv_check(c) != CC_OK)
         return c->code;
-    const char *trigger = arena_printf(c->arena, "stage refresh as of %s", day_text(c, as_of));
+    const char *trigger = arena_printf(c->arena, "stage refresh as of %s", srv_day_text(c, as_of));
     int accounts = 0, changes = 0;
     if (refresh_all(c, as_of, trigger, &accounts, &changes) != CC_OK)
         return c->code;
@@ -710,7 +685,7 @@ static int refresh_stages(srv_call *c, const ProtobufCMessage *in, ProtobufCMess
     concord__v1__refresh_stages_response__init(resp);
     resp->accounts = accounts;
     resp->changes = changes;
-    if (srv_audit(c, "refresh_stages", "lifecycle", day_text(c, as_of), NULL, &resp->base) !=
+    if (srv_audit(c, "refresh_stages", "lifecycle", srv_day_text(c, as_of), NULL, &resp->base) !=
         CC_OK)
         return c->code;
     *out = &resp->base;
@@ -729,7 +704,7 @@ int contract_task_refresh_stages(srv_call *c)
     if (PQgetvalue(r, 0, 0)[0] != 't')
         return CC_OK; /* another instance is refreshing right now */
     lc_day today = today_utc();
-    const char *day = day_text(c, today);
+    const char *day = srv_day_text(c, today);
     r = srv_sql(c, done_sql, 1, day);
     if (r == NULL)
         return c->code;
@@ -774,8 +749,8 @@ static int list_renewals(srv_call *c, const ProtobufCMessage *in, ProtobufCMessa
         srv_violation(c, "page_token", "is not a page token from a previous response");
     if (srv_check(c) != CC_OK)
         return c->code;
-    PGresult *r = srv_sql(c, sql, 5, day_text(c, as_of), srv_i64(c, within), after_day, after_id,
-                          srv_i64(c, size + 1));
+    PGresult *r = srv_sql(c, sql, 5, srv_day_text(c, as_of), srv_i64(c, within), after_day,
+                          after_id, srv_i64(c, size + 1));
     if (r == NULL)
         return c->code;
     Concord__V1__ListRenewalsResponse *resp = arena_alloc(c->arena, sizeof(*resp));

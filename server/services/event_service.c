@@ -26,13 +26,10 @@
 #include "access.h"
 #include "call.h"
 #include "concord/v1/event.pb-c.h"
+#include "records.h"
 #include "recurrence.h"
 
 #define KEY_SEP "\x1f" /* separates the sort key from the id in page tokens */
-
-#define EVENT_COLS                                                                           \
-    "e.id, e.scope, e.category, e.title, e.description, to_char(e.event_date, 'YYYY-MM-DD')," \
-    " e.recurrence, coalesce(e.industry, ''), coalesce(e.account_id::text, ''), e.version"
 
 #define TASK_COLS                                                                             \
     "t.id, t.account_id, a.name, coalesce(t.event_id::text, ''), t.title,"                   \
@@ -50,24 +47,6 @@ enum {
 };
 
 /* ---- rows and checks ------------------------------------------------------ */
-
-static Concord__V1__KeyEvent *event_from_row(srv_call *c, PGresult *r, int row)
-{
-    Concord__V1__KeyEvent *e = arena_alloc(c->arena, sizeof(*e));
-    concord__v1__key_event__init(e);
-    e->id = PQgetvalue(r, row, 0);
-    e->scope = srv_enum_from_db(&concord__v1__event_scope__descriptor, PQgetvalue(r, row, 1));
-    e->category =
-        srv_enum_from_db(&concord__v1__event_category__descriptor, PQgetvalue(r, row, 2));
-    e->title = PQgetvalue(r, row, 3);
-    e->description = PQgetvalue(r, row, 4);
-    e->date = PQgetvalue(r, row, 5);
-    e->recurrence = srv_enum_from_db(&concord__v1__recurrence__descriptor, PQgetvalue(r, row, 6));
-    e->industry = PQgetvalue(r, row, 7);
-    e->account_id = PQgetvalue(r, row, 8);
-    e->version = strtoll(PQgetvalue(r, row, 9), NULL, 10);
-    return e;
-}
 
 static Concord__V1__OutreachTask *task_from_row(srv_call *c, PGresult *r, int row)
 {
@@ -191,9 +170,9 @@ static void event_params(srv_call *c, const Concord__V1__KeyEvent *e, const char
 static Concord__V1__KeyEvent *load_event(srv_call *c, const char *field, const char *id_text,
                                          int for_update)
 {
-    static const char get[] = "SELECT " EVENT_COLS " FROM key_events e WHERE e.id = $1";
+    static const char get[] = "SELECT " SRV_KEY_EVENT_COLS " FROM key_events e WHERE e.id = $1";
     static const char lock[] =
-        "SELECT " EVENT_COLS " FROM key_events e WHERE e.id = $1 FOR NO KEY UPDATE";
+        "SELECT " SRV_KEY_EVENT_COLS " FROM key_events e WHERE e.id = $1 FOR NO KEY UPDATE";
     int64_t id = srv_parse_id(c, field, id_text);
     if (srv_check(c) != CC_OK)
         return NULL;
@@ -204,7 +183,7 @@ static Concord__V1__KeyEvent *load_event(srv_call *c, const char *field, const c
         srv_fail(c, CC_NOT_FOUND, "key event %s not found", id_text);
         return NULL;
     }
-    return event_from_row(c, r, 0);
+    return srv_key_event_from_row(c, r, 0);
 }
 
 /*
@@ -247,7 +226,7 @@ static int create_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         "WITH e AS (INSERT INTO key_events (scope, category, title, description, event_date,"
         "   recurrence, industry, account_id, created_by)"
         " VALUES ($1, $2, $3, $4, $5::date, $6, $7, $8::bigint, $9) RETURNING *)"
-        " SELECT " EVENT_COLS " FROM e";
+        " SELECT " SRV_KEY_EVENT_COLS " FROM e";
     if (req->event == NULL) {
         srv_violation(c, "event", "is required");
         return srv_check(c);
@@ -261,7 +240,7 @@ static int create_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
     PGresult *r = srv_sqlv(c, sql, EVENT_PARAMS + 1, p);
     if (r == NULL)
         return c->code;
-    Concord__V1__KeyEvent *e = event_from_row(c, r, 0);
+    Concord__V1__KeyEvent *e = srv_key_event_from_row(c, r, 0);
     if (srv_audit(c, "create_key_event", "key_event", e->id, NULL, &e->base) != CC_OK)
         return c->code;
     *out = &e->base;
@@ -289,7 +268,7 @@ static int update_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         "WITH e AS (UPDATE key_events SET scope = $1, category = $2, title = $3,"
         "   description = $4, event_date = $5::date, recurrence = $6, industry = $7,"
         "   account_id = $8::bigint, version = version + 1, updated_at = now()"
-        " WHERE id = $9 RETURNING *) SELECT " EVENT_COLS " FROM e";
+        " WHERE id = $9 RETURNING *) SELECT " SRV_KEY_EVENT_COLS " FROM e";
     srv_check_update(c, "event", req->event, req->update_mask, req->version);
     if (srv_check(c) != CC_OK)
         return c->code;
@@ -323,7 +302,7 @@ static int update_key_event(srv_call *c, const ProtobufCMessage *in, ProtobufCMe
         return c->code;
     if (PQntuples(r) == 0)
         return srv_fail(c, CC_NOT_FOUND, "key event %s not found", before->id);
-    Concord__V1__KeyEvent *updated = event_from_row(c, r, 0);
+    Concord__V1__KeyEvent *updated = srv_key_event_from_row(c, r, 0);
     if (srv_audit(c, "update_key_event", "key_event", updated->id, &before->base,
                   &updated->base) != CC_OK)
         return c->code;
@@ -399,7 +378,7 @@ static int list_key_events(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
 #undef ADD_FILTER
     params[np++] = srv_i64(c, size + 1);
     const char *sql = arena_printf(c->arena,
-                                   "SELECT " EVENT_COLS " FROM key_events e %s"
+                                   "SELECT " SRV_KEY_EVENT_COLS " FROM key_events e %s"
                                    " ORDER BY e.event_date, e.id LIMIT $%d",
                                    where, np);
     PGresult *r = srv_sql_dynamic(c, sql, np, params);
@@ -411,7 +390,7 @@ static int list_key_events(srv_call *c, const ProtobufCMessage *in, ProtobufCMes
     concord__v1__list_key_events_response__init(resp);
     resp->events = arena_alloc(c->arena, sizeof(*resp->events) * (size_t)(shown ? shown : 1));
     for (int i = 0; i < shown; i++)
-        resp->events[i] = event_from_row(c, r, i);
+        resp->events[i] = srv_key_event_from_row(c, r, i);
     resp->n_events = (size_t)shown;
     resp->next_page_token = "";
     if (rows > size) {
@@ -490,7 +469,7 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
     const Concord__V1__ListUpcomingEventsRequest *req = (const void *)in;
     /* Events that can occur in [from, to]: yearly ones that started by then, single ones in it. */
     static const char candidates[] =
-        "SELECT " EVENT_COLS " FROM key_events e"
+        "SELECT " SRV_KEY_EVENT_COLS " FROM key_events e"
         " WHERE (e.recurrence = 'yearly' AND e.event_date <= $2::date)"
         "    OR (e.recurrence IS NULL AND e.event_date BETWEEN $1::date AND $2::date)"
         " ORDER BY e.id";
@@ -549,7 +528,7 @@ static int list_upcoming_events(srv_call *c, const ProtobufCMessage *in, Protobu
     occurrence *occ = arena_alloc(c->arena, sizeof(*occ) * n_slots * OCCURRENCES_PER_EVENT);
     size_t n_occ = 0;
     for (int i = 0; i < n_events; i++) {
-        events[i] = event_from_row(c, ev, i);
+        events[i] = srv_key_event_from_row(c, ev, i);
         ids[i] = strtoll(events[i]->id, NULL, 10);
         srv_rec_date first, days_out[OCCURRENCES_PER_EVENT];
         if (srv_rec_parse(events[i]->date, &first) != 0)

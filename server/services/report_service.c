@@ -49,12 +49,6 @@ typedef struct report_month {
     const char *end_ts;   /* next month's first day 00:00:00 UTC (exclusive) */
 } report_month;
 
-static const char *day_text(srv_call *c, lc_day d)
-{
-    char buf[LC_DAY_TEXT];
-    return arena_strdup(c->arena, lc_day_format(d, buf));
-}
-
 /*
  * Parses "YYYY-MM" strictly (two digits of month 01-12, years 1900-9998), or
  * takes the previous calendar month of today (UTC) for an empty text.
@@ -92,20 +86,13 @@ static int parse_month(srv_call *c, const char *text, report_month *m)
     m->next_first = m->last + 1;
     m->next_last = lc_add_months(m->next_first, 1) - 1;
     m->month = arena_printf(c->arena, "%04d-%02d", y, mo);
-    m->first_text = day_text(c, m->first);
-    m->last_text = day_text(c, m->last);
-    m->next_first_text = day_text(c, m->next_first);
-    m->next_last_text = day_text(c, m->next_last);
+    m->first_text = srv_day_text(c, m->first);
+    m->last_text = srv_day_text(c, m->last);
+    m->next_first_text = srv_day_text(c, m->next_first);
+    m->next_last_text = srv_day_text(c, m->next_last);
     m->start_ts = arena_printf(c->arena, "%sT00:00:00Z", m->first_text);
     m->end_ts = arena_printf(c->arena, "%sT00:00:00Z", m->next_first_text);
     return 0;
-}
-
-static int db_day(srv_call *c, const char *text, lc_day *out)
-{
-    if (lc_day_parse(text, out) != 0)
-        return srv_fail(c, CC_INTERNAL, "unreadable date %s in the database", text);
-    return CC_OK;
 }
 
 /* ---- the account ----------------------------------------------------------- */
@@ -219,28 +206,18 @@ static int load_contacts(srv_call *c, const char *account_id, const report_month
 static int load_stage_changes(srv_call *c, const char *account_id, const report_month *m,
                               Concord__V1__MonthlyReport *rep)
 {
-    static const char sql[] = "SELECT g.from_stage, g.to_stage, g.effective_date::text,"
-                              " extract(epoch from g.recorded_at)::text, g.reason"
-                              " FROM stage_changes g WHERE g.account_id = $1"
-                              " AND g.effective_date >= $2::date AND g.effective_date <= $3::date"
-                              " ORDER BY g.effective_date, g.id";
+    static const char sql[] =
+        "SELECT " SRV_STAGE_CHANGE_COLS " FROM stage_changes g WHERE g.account_id = $1"
+        " AND g.effective_date >= $2::date AND g.effective_date <= $3::date"
+        " ORDER BY g.effective_date, g.id";
     PGresult *r = srv_sql(c, sql, 3, account_id, m->first_text, m->last_text);
     if (r == NULL)
         return c->code;
     int rows = PQntuples(r);
-    const ProtobufCEnumDescriptor *stages = &concord__v1__lifecycle_stage__descriptor;
     rep->stage_changes =
         arena_alloc(c->arena, sizeof(*rep->stage_changes) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        Concord__V1__StageChange *g = arena_alloc(c->arena, sizeof(*g));
-        concord__v1__stage_change__init(g);
-        g->from_stage = srv_enum_from_db(stages, PQgetvalue(r, i, 0));
-        g->to_stage = srv_enum_from_db(stages, PQgetvalue(r, i, 1));
-        g->effective_date = PQgetvalue(r, i, 2);
-        g->record_time = srv_ts(c, PQgetvalue(r, i, 3));
-        g->reason = PQgetvalue(r, i, 4);
-        rep->stage_changes[i] = g;
-    }
+    for (int i = 0; i < rows; i++)
+        rep->stage_changes[i] = srv_stage_change_from_row(c, r, i);
     rep->n_stage_changes = (size_t)rows;
     return CC_OK;
 }
@@ -277,8 +254,8 @@ static int load_contracts(srv_call *c, const char *account_id, const report_mont
                           Concord__V1__MonthlyReport *rep)
 {
     static const char sql[] =
-        "SELECT " SRV_CONTRACT_COLS " FROM contracts k WHERE k.account_id = $1 AND k.status = 'contract_active'"
-        " ORDER BY k.start_date, k.id";
+        "SELECT " SRV_CONTRACT_COLS " FROM contracts k"
+        " WHERE k.account_id = $1 AND k.status = 'contract_active' ORDER BY k.start_date, k.id";
     PGresult *r = srv_sql(c, sql, 1, account_id);
     if (r == NULL)
         return c->code;
@@ -288,8 +265,8 @@ static int load_contracts(srv_call *c, const char *account_id, const report_mont
     rep->active_contracts = arena_alloc(c->arena, sizeof(*rep->active_contracts) * slots);
     for (int i = 0; i < rows; i++) {
         cs[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        if (db_day(c, PQgetvalue(r, i, 2), &cs[i].start) != CC_OK ||
-            db_day(c, PQgetvalue(r, i, 3), &cs[i].end) != CC_OK)
+        if (srv_stored_day(c, PQgetvalue(r, i, 2), &cs[i].start) != CC_OK ||
+            srv_stored_day(c, PQgetvalue(r, i, 3), &cs[i].end) != CC_OK)
             return c->code;
     }
     rep->account->stage = (Concord__V1__LifecycleStage)lc_stage_on(cs, (size_t)rows, m->last, NULL);
@@ -319,31 +296,10 @@ static int load_contracts(srv_call *c, const char *account_id, const report_mont
 
 /* ---- key events of the next month ------------------------------------------ */
 
-#define EVENT_COLS                                                                                 \
-    "e.id, e.scope, e.category, e.title, e.description, to_char(e.event_date, 'YYYY-MM-DD'),"      \
-    " e.recurrence, coalesce(e.industry, ''), coalesce(e.account_id::text, ''), e.version"
-
 /* The candidates of one branch: yearly events begun by the window's end, single ones in it. */
 #define EVENT_WINDOW                                                                               \
     " AND e.event_date <= $3::date"                                                                \
     " AND (e.recurrence = 'yearly' OR (e.recurrence IS NULL AND e.event_date >= $2::date))"
-
-static Concord__V1__KeyEvent *event_from_row(srv_call *c, PGresult *r, int row)
-{
-    Concord__V1__KeyEvent *e = arena_alloc(c->arena, sizeof(*e));
-    concord__v1__key_event__init(e);
-    e->id = PQgetvalue(r, row, 0);
-    e->scope = srv_enum_from_db(&concord__v1__event_scope__descriptor, PQgetvalue(r, row, 1));
-    e->category = srv_enum_from_db(&concord__v1__event_category__descriptor, PQgetvalue(r, row, 2));
-    e->title = PQgetvalue(r, row, 3);
-    e->description = PQgetvalue(r, row, 4);
-    e->date = PQgetvalue(r, row, 5);
-    e->recurrence = srv_enum_from_db(&concord__v1__recurrence__descriptor, PQgetvalue(r, row, 6));
-    e->industry = PQgetvalue(r, row, 7);
-    e->account_id = PQgetvalue(r, row, 8);
-    e->version = strtoll(PQgetvalue(r, row, 9), NULL, 10);
-    return e;
-}
 
 static int event_cmp(const void *a, const void *b)
 {
@@ -366,8 +322,9 @@ static int load_events(srv_call *c, const char *account_id, const report_month *
                        Concord__V1__MonthlyReport *rep)
 {
     static const char sql[] =
-        "SELECT " EVENT_COLS " FROM key_events e WHERE e.account_id = $1" EVENT_WINDOW " UNION ALL"
-        " SELECT " EVENT_COLS " FROM key_events e WHERE e.account_id IS NULL"
+        "SELECT " SRV_KEY_EVENT_COLS " FROM key_events e WHERE e.account_id = $1" EVENT_WINDOW
+        " UNION ALL"
+        " SELECT " SRV_KEY_EVENT_COLS " FROM key_events e WHERE e.account_id IS NULL"
         " AND e.industry_key = (SELECT a.industry_key FROM accounts a WHERE a.id = "
         "$1)" EVENT_WINDOW;
     PGresult *r = srv_sql(c, sql, 3, account_id, m->next_first_text, m->next_last_text);
@@ -379,7 +336,7 @@ static int load_events(srv_call *c, const char *account_id, const report_month *
         arena_alloc(c->arena, sizeof(*rep->next_month_events) * (size_t)(rows ? rows : 1) *
                                   OCCURRENCES_PER_EVENT);
     for (int i = 0; i < rows; i++) {
-        Concord__V1__KeyEvent *e = event_from_row(c, r, i);
+        Concord__V1__KeyEvent *e = srv_key_event_from_row(c, r, i);
         srv_rec_date first, days[OCCURRENCES_PER_EVENT];
         if (srv_rec_parse(e->date, &first) != 0)
             return srv_fail(c, CC_INTERNAL, "key event %s has an unreadable date", e->id);
@@ -405,9 +362,8 @@ static int load_events(srv_call *c, const char *account_id, const report_month *
 static int load_team(srv_call *c, const char *account_id, Concord__V1__MonthlyReport *rep)
 {
     static const char sql[] =
-        "SELECT t.account_id, t.user_id, u.username, u.display_name, u.department,"
-        " t.team_role, t.access_level, extract(epoch from t.created_at)::text"
-        " FROM account_team t JOIN users u ON u.id = t.user_id WHERE t.account_id = $1"
+        "SELECT " SRV_TEAM_MEMBER_COLS " FROM account_team t JOIN users u ON u.id = t.user_id"
+        " WHERE t.account_id = $1"
         " ORDER BY array_position(ARRAY['account_owner', 'solution_lead', 'delivery_lead',"
         "   'rnd_liaison', 'customer_success_manager', 'executive_sponsor'], t.team_role),"
         " u.username";
@@ -416,20 +372,8 @@ static int load_team(srv_call *c, const char *account_id, Concord__V1__MonthlyRe
         return c->code;
     int rows = PQntuples(r);
     rep->team = arena_alloc(c->arena, sizeof(*rep->team) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        Concord__V1__TeamMember *t = arena_alloc(c->arena, sizeof(*t));
-        concord__v1__team_member__init(t);
-        t->account_id = PQgetvalue(r, i, 0);
-        t->user_id = PQgetvalue(r, i, 1);
-        t->username = PQgetvalue(r, i, 2);
-        t->display_name = PQgetvalue(r, i, 3);
-        t->department = srv_enum_from_db(&concord__v1__department__descriptor, PQgetvalue(r, i, 4));
-        t->team_role = srv_enum_from_db(&concord__v1__team_role__descriptor, PQgetvalue(r, i, 5));
-        t->access_level =
-            srv_enum_from_db(&concord__v1__access_level__descriptor, PQgetvalue(r, i, 6));
-        t->add_time = srv_ts(c, PQgetvalue(r, i, 7));
-        rep->team[i] = t;
-    }
+    for (int i = 0; i < rows; i++)
+        rep->team[i] = srv_team_member_from_row(c, r, i);
     rep->n_team = (size_t)rows;
     return CC_OK;
 }

@@ -10,37 +10,18 @@
 #include "access.h"
 #include "call.h"
 #include "concord/v1/team.pb-c.h"
+#include "records.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MEMBER_COLS                                                                                \
-    "t.account_id, t.user_id, u.username, u.display_name, u.department, t.team_role,"              \
-    " t.access_level, extract(epoch from t.created_at)::text"
-
-static Concord__V1__TeamMember *member_from_row(srv_call *c, PGresult *r, int row)
-{
-    Concord__V1__TeamMember *m = arena_alloc(c->arena, sizeof(*m));
-    concord__v1__team_member__init(m);
-    m->account_id = PQgetvalue(r, row, 0);
-    m->user_id = PQgetvalue(r, row, 1);
-    m->username = PQgetvalue(r, row, 2);
-    m->display_name = PQgetvalue(r, row, 3);
-    m->department = srv_enum_from_db(&concord__v1__department__descriptor, PQgetvalue(r, row, 4));
-    m->team_role = srv_enum_from_db(&concord__v1__team_role__descriptor, PQgetvalue(r, row, 5));
-    m->access_level =
-        srv_enum_from_db(&concord__v1__access_level__descriptor, PQgetvalue(r, row, 6));
-    m->add_time = srv_ts(c, PQgetvalue(r, row, 7));
-    return m;
-}
-
 static Concord__V1__TeamMember *load_member(srv_call *c, const char *account_id,
                                             const char *user_id, int lock)
 {
-    static const char get[] = "SELECT " MEMBER_COLS " FROM account_team t JOIN users u"
+    static const char get[] = "SELECT " SRV_TEAM_MEMBER_COLS " FROM account_team t JOIN users u"
                               " ON u.id = t.user_id WHERE t.account_id = $1 AND t.user_id = $2";
     static const char get_lock[] =
-        "SELECT " MEMBER_COLS " FROM account_team t JOIN users u ON u.id = t.user_id"
+        "SELECT " SRV_TEAM_MEMBER_COLS " FROM account_team t JOIN users u ON u.id = t.user_id"
         " WHERE t.account_id = $1 AND t.user_id = $2 FOR UPDATE OF t";
     PGresult *r = srv_sql(c, lock ? get_lock : get, 2, account_id, user_id);
     if (r == NULL)
@@ -49,7 +30,7 @@ static Concord__V1__TeamMember *load_member(srv_call *c, const char *account_id,
         srv_fail(c, CC_NOT_FOUND, "user %s is not on the team of account %s", user_id, account_id);
         return NULL;
     }
-    return member_from_row(c, r, 0);
+    return srv_team_member_from_row(c, r, 0);
 }
 
 static void check_role_access(srv_call *c, const Concord__V1__TeamMember *m, int role_required)
@@ -188,7 +169,7 @@ static int list_team_members(srv_call *c, const ProtobufCMessage *in, ProtobufCM
 {
     const Concord__V1__ListTeamMembersRequest *req = (const void *)in;
     static const char sql[] =
-        "SELECT " MEMBER_COLS " FROM account_team t JOIN users u ON u.id = t.user_id"
+        "SELECT " SRV_TEAM_MEMBER_COLS " FROM account_team t JOIN users u ON u.id = t.user_id"
         " WHERE t.account_id = $1 AND ($2::text IS NULL OR u.username > $2)"
         " ORDER BY u.username LIMIT $3";
     int size = srv_page_size(c, "page_size", req->page_size);
@@ -206,7 +187,7 @@ static int list_team_members(srv_call *c, const ProtobufCMessage *in, ProtobufCM
     int shown = n > size ? size : n;
     resp->members = arena_alloc(c->arena, sizeof(*resp->members) * (size_t)(shown ? shown : 1));
     for (int i = 0; i < shown; i++)
-        resp->members[i] = member_from_row(c, r, i);
+        resp->members[i] = srv_team_member_from_row(c, r, i);
     resp->n_members = (size_t)shown;
     resp->next_page_token =
         n > size ? (char *)srv_page_token_encode(c, PQgetvalue(r, shown - 1, 2)) : "";
