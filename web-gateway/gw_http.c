@@ -352,44 +352,6 @@ static char *put_str(char *w, const char *s, size_t n)
     return w + n;
 }
 
-/* A value as cc_log writes it: quoted when empty or holding a space, '=', '"' or a
- * control character; quotes, backslashes and control characters escaped. Stops at NUL. */
-static char *put_value(char *w, const char *v, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t len = 0;
-    while (len < n && v[len] != '\0')
-        len++;
-    int quote = len == 0;
-    for (size_t i = 0; i < len && !quote; i++)
-        if (v[i] == ' ' || v[i] == '=' || v[i] == '"' || (unsigned char)v[i] < 0x20)
-            quote = 1;
-    if (quote)
-        *w++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c == '"' || c == '\\') {
-            *w++ = '\\';
-            *w++ = (char)c;
-        } else if (c == '\n') {
-            w = put_str(w, "\\n", 2);
-        } else if (c == '\r') {
-            w = put_str(w, "\\r", 2);
-        } else if (c == '\t') {
-            w = put_str(w, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            w = put_str(w, "\\x", 2);
-            *w++ = hex[c >> 4];
-            *w++ = hex[c & 15];
-        } else {
-            *w++ = (char)c;
-        }
-    }
-    if (quote)
-        *w++ = '"';
-    return w;
-}
-
 static char *put_uint(char *w, unsigned long long v, int min_digits)
 {
     char tmp[24];
@@ -433,9 +395,9 @@ static void log_request(gw_worker *w, h2o_req_t *req, uint64_t ns)
     out = put_str(out, w->access_ts, strlen(w->access_ts));
     out = put_uint(out, (unsigned long long)(ts.tv_nsec / 1000000), 3);
     out = put_str(out, "Z level=info event=request method=", 34);
-    out = put_value(out, req->input.method.base, mlen < 15 ? mlen : 15);
+    out += log_value_write(out, req->input.method.base, mlen < 15 ? mlen : 15);
     out = put_str(out, " path=", 6);
-    out = put_value(out, req->input.path.base, plen < 255 ? plen : 255);
+    out += log_value_write(out, req->input.path.base, plen < 255 ? plen : 255);
     out = put_str(out, " status=", 8);
     int status = req->res.status;
     if (status < 0) {

@@ -45,37 +45,53 @@ static void put(line *l, const char *s, size_t n)
     l->len += n;
 }
 
+size_t log_value_write(char *out, const char *v, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = 0;
+    while (len < n && v[len] != '\0')
+        len++;
+    int quote = len == 0;
+    for (size_t i = 0; i < len && !quote; i++)
+        if (v[i] == ' ' || v[i] == '=' || v[i] == '"' || (unsigned char)v[i] < 0x20)
+            quote = 1;
+    char *w = out;
+    if (quote)
+        *w++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            *w++ = '\\';
+            *w++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            *w++ = '\\';
+            *w++ = 'x';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    if (quote)
+        *w++ = '"';
+    return (size_t)(w - out);
+}
+
+/* Appends v as a value; a value too long for what is left of the line is cut. */
 static void put_value(line *l, const char *v)
 {
     if (v == NULL)
         v = "";
-    int quote = *v == '\0';
-    for (const char *p = v; *p && !quote; p++)
-        if (*p == ' ' || *p == '=' || *p == '"' || (unsigned char)*p < 0x20)
-            quote = 1;
-    if (quote)
-        put(l, "\"", 1);
-    for (const char *p = v; *p; p++) {
-        char esc[8];
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\', esc[1] = (char)c;
-            put(l, esc, 2);
-        } else if (c == '\n') {
-            put(l, "\\n", 2);
-        } else if (c == '\r') {
-            put(l, "\\r", 2);
-        } else if (c == '\t') {
-            put(l, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            int n = snprintf(esc, sizeof(esc), "\\x%02x", c);
-            put(l, esc, (size_t)n);
-        } else {
-            put(l, (const char *)p, 1);
-        }
-    }
-    if (quote)
-        put(l, "\"", 1);
+    size_t room = sizeof(l->buf) - 2 - l->len; /* the newline stays possible */
+    if (room < 2)
+        return;
+    size_t n = strlen(v);
+    if (4 * n + 2 > room)
+        n = (room - 2) / 4;
+    l->len += log_value_write(l->buf + l->len, v, n);
 }
 
 static void start(line *l, int level, const char *event)
