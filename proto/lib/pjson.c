@@ -1460,6 +1460,27 @@ static json_t *repeated_to_json(const ProtobufCFieldDescriptor *f, const Protobu
     return a;
 }
 
+/*
+ * Whether field f of m is written in JSON: the set member of a oneof, a
+ * non-empty repeated field, a set proto2 optional, a proto3 value other than
+ * its default, a set sub-message. Both encoders (the jansson tree and the
+ * text) follow this one rule.
+ */
+static int field_shown(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    const void *p = (const char *)m + f->offset;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        return PJ_CMEMBER(uint32_t, m, f->quantifier_offset) == f->id;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return PJ_CMEMBER(size_t, m, f->quantifier_offset) != 0;
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0)
+        return PJ_CMEMBER(protobuf_c_boolean, m, f->quantifier_offset) != 0;
+    if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p))
+        return 0;
+    /* An unset proto2 sub-message. */
+    return !(f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *)p == NULL);
+}
+
 static json_t *message_to_json(const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *desc = m->descriptor;
@@ -1477,27 +1498,11 @@ static json_t *message_to_json(const ProtobufCMessage *m)
         return NULL;
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        const void *p = (const char *)m + f->offset;
-        json_t *v;
-        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (PJ_CMEMBER(uint32_t, m, f->quantifier_offset) != f->id)
-                continue;
-            v = value_to_json(f, p);
-        } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            if (PJ_CMEMBER(size_t, m, f->quantifier_offset) == 0)
-                continue;
-            v = repeated_to_json(f, m);
-        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0) {
-            if (!PJ_CMEMBER(protobuf_c_boolean, m, f->quantifier_offset))
-                continue;
-            v = value_to_json(f, p);
-        } else if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p)) {
+        if (!field_shown(m, f))
             continue;
-        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *)p == NULL) {
-            continue; /* an unset proto2 sub-message */
-        } else {
-            v = value_to_json(f, p);
-        }
+        json_t *v = f->label == PROTOBUF_C_LABEL_REPEATED
+                        ? repeated_to_json(f, m)
+                        : value_to_json(f, (const char *)m + f->offset);
         char key[256];
         pjson_camel_case(f->name, key, sizeof(key));
         if (v == NULL || json_object_set_new(obj, key, v) < 0) {
@@ -1824,31 +1829,16 @@ static void out_message(pj_out *o, const ProtobufCMessage *m)
     out_char(o, '{');
     for (unsigned i = 0; i < desc->n_fields && !o->failed; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        const void *p = (const char *)m + f->offset;
-        int repeated = 0;
-        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (PJ_CMEMBER(uint32_t, m, f->quantifier_offset) != f->id)
-                continue;
-        } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            if (PJ_CMEMBER(size_t, m, f->quantifier_offset) == 0)
-                continue;
-            repeated = 1;
-        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0) {
-            if (!PJ_CMEMBER(protobuf_c_boolean, m, f->quantifier_offset))
-                continue;
-        } else if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p)) {
+        if (!field_shown(m, f))
             continue;
-        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *)p == NULL) {
-            continue; /* an unset proto2 sub-message */
-        }
         if (!first)
             out_char(o, ',');
         first = 0;
         out_key(o, f->name);
-        if (repeated)
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
             out_repeated(o, f, m);
         else
-            out_value(o, f, p);
+            out_value(o, f, (const char *)m + f->offset);
     }
     out_char(o, '}');
 }

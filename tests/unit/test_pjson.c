@@ -220,7 +220,11 @@ static ProtobufCMessage *decode_ok(const ProtobufCMessageDescriptor *desc, const
     return m;
 }
 
-/* Encodes m and compares with the expected compact JSON text. */
+/*
+ * Encodes m and compares with the expected compact JSON text, through both
+ * encoders: the text writer (pjson_encode) and the jansson tree
+ * (pjson_from_message, as the gateway's sign-in reply uses it) dumped compact.
+ */
 static void assert_encodes_to(const ProtobufCMessage *m, const char *expected)
 {
     char *s = pjson_encode(m);
@@ -229,6 +233,13 @@ static void assert_encodes_to(const ProtobufCMessage *m, const char *expected)
         print_error("got      %s\nexpected %s\n", s, expected);
     assert_string_equal(s, expected);
     free(s);
+    json_t *tree = pjson_from_message(m);
+    assert_non_null(tree);
+    char *dumped = json_dumps(tree, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(tree);
+    assert_non_null(dumped);
+    assert_string_equal(dumped, expected);
+    free(dumped);
 }
 
 /*
