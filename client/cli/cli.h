@@ -72,6 +72,12 @@ typedef struct cli_column {
     const char *field;
 } cli_column;
 
+/* Columns of records that more than one command prints (the monthly report too). */
+extern const cli_column cli_contract_columns[];     /* Contract (cmd_contract.c) */
+extern const cli_column cli_stage_change_columns[]; /* StageChange (cmd_contract.c) */
+extern const cli_column cli_tier_change_columns[];  /* TierChange (cmd_tier.c) */
+extern const cli_column cli_team_member_columns[];  /* TeamMember (cmd_team.c) */
+
 typedef struct cli_ctx cli_ctx;
 typedef struct cli_cmd cli_cmd;
 

@@ -93,7 +93,7 @@ static const cli_flag handover_list_flags[] = {
 };
 
 /* clang-format off */
-static const cli_column contract_columns[] = {
+const cli_column cli_contract_columns[] = {
     {"ID", "id"},
     {"START", "start_date"},
     {"END", "end_date"},
@@ -137,7 +137,7 @@ static const cli_column period_columns[] = {
     {0},
 };
 
-static const cli_column change_columns[] = {
+const cli_column cli_stage_change_columns[] = {
     {"EFFECTIVE", "effective_date"},
     {"FROM", "from_stage"},
     {"TO", "to_stage"},
@@ -187,7 +187,7 @@ static int lifecycle_print(cli_ctx *ctx, const ProtobufCMessage *m)
     if (lc->n_history > 0) {
         printf("\nRecorded changes:\n");
         cli_table t;
-        cli_table_init(&t, change_columns);
+        cli_table_init(&t, cli_stage_change_columns);
         for (size_t i = 0; i < lc->n_history; i++)
             cli_table_add(&ctx->arena, &t, &lc->history[i]->base);
         cli_table_print(&t);
@@ -227,7 +227,7 @@ const cli_cmd cli_contract_commands[] = {
      .verb = "list",
      .method = "concord.v1.ContractService/ListContracts",
      .flags = contract_list_flags,
-     .columns = contract_columns,
+     .columns = cli_contract_columns,
      .summary = "List an account's contracts",
      .help = "Lists an account's contracts, newest start first; cancelled ones only with "
              "--include-cancelled."},

@@ -35,33 +35,6 @@ static const cli_column contact_columns[] = {
     {0},
 };
 
-static const cli_column stage_columns[] = {
-    {"EFFECTIVE", "effective_date"},
-    {"FROM", "from_stage"},
-    {"TO", "to_stage"},
-    {"REASON", "reason"},
-    {0},
-};
-
-static const cli_column tier_columns[] = {
-    {"CHANGED", "change_time"},
-    {"FROM", "from_tier"},
-    {"TO", "to_tier"},
-    {"BY", "changed_by_id"},
-    {"REASON", "reason"},
-    {0},
-};
-
-static const cli_column contract_columns[] = {
-    {"ID", "id"},
-    {"START", "start_date"},
-    {"END", "end_date"},
-    {"VALUE", "annual_value_minor"},
-    {"CURRENCY", "currency"},
-    {"PRODUCTS", "products"},
-    {0},
-};
-
 static const cli_column event_columns[] = {
     {"DATE", "occurrence_date"},
     {"EVENT", "event.id"},
@@ -71,15 +44,6 @@ static const cli_column event_columns[] = {
     {0},
 };
 
-static const cli_column team_columns[] = {
-    {"USER", "user_id"},
-    {"USERNAME", "username"},
-    {"NAME", "display_name"},
-    {"DEPARTMENT", "department"},
-    {"TEAM ROLE", "team_role"},
-    {"ACCESS", "access_level"},
-    {0},
-};
 /* clang-format on */
 
 /* The command-line label of an enum value, or "-" when it is unset. */
@@ -134,10 +98,11 @@ static int report_print(cli_ctx *ctx, const ProtobufCMessage *m)
     section(ctx, title, kind_columns, s ? (void *const *)s->by_kind : NULL, s ? s->n_by_kind : 0);
     section(ctx, "Stakeholders contacted", contact_columns,
             (void *const *)r->stakeholders_contacted, r->n_stakeholders_contacted);
-    section(ctx, "Stage changes", stage_columns, (void *const *)r->stage_changes,
+    section(ctx, "Stage changes", cli_stage_change_columns, (void *const *)r->stage_changes,
             r->n_stage_changes);
-    section(ctx, "Tier changes", tier_columns, (void *const *)r->tier_changes, r->n_tier_changes);
-    section(ctx, "Contracts active at month end", contract_columns,
+    section(ctx, "Tier changes", cli_tier_change_columns, (void *const *)r->tier_changes,
+            r->n_tier_changes);
+    section(ctx, "Contracts active at month end", cli_contract_columns,
             (void *const *)r->active_contracts, r->n_active_contracts);
 
     printf("\nNext renewal (within 90 days after the month)\n");
@@ -150,7 +115,7 @@ static int report_print(cli_ctx *ctx, const ProtobufCMessage *m)
 
     section(ctx, "Key events next month", event_columns, (void *const *)r->next_month_events,
             r->n_next_month_events);
-    section(ctx, "Account team", team_columns, (void *const *)r->team, r->n_team);
+    section(ctx, "Account team", cli_team_member_columns, (void *const *)r->team, r->n_team);
     return CLI_EXIT_OK;
 }
 

@@ -30,7 +30,7 @@ static const cli_flag list_flags[] = {
     {0},
 };
 
-static const cli_column member_columns[] = {
+const cli_column cli_team_member_columns[] = {
     {"USER", "user_id"},
     {"USERNAME", "username"},
     {"NAME", "display_name"},
@@ -78,7 +78,7 @@ const cli_cmd cli_team_commands[] = {
      .args = "ACCOUNT_ID",
      .arg_field = "account_id",
      .flags = list_flags,
-     .columns = member_columns,
+     .columns = cli_team_member_columns,
      .summary = "List an account's team",
      .help = "Lists the users working the account with their team roles and access levels."},
     {0},

@@ -111,7 +111,7 @@ static const cli_column proposal_columns[] = {
     {0},
 };
 
-static const cli_column history_columns[] = {
+const cli_column cli_tier_change_columns[] = {
     {"ID", "id"},
     {"TIME", "change_time"},
     {"FROM", "from_tier"},
@@ -357,7 +357,7 @@ const cli_cmd cli_tier_commands[] = {
      .args = "ACCOUNT_ID",
      .arg_field = "account_id",
      .flags = history_flags,
-     .columns = history_columns,
+     .columns = cli_tier_change_columns,
      .summary = "Show an account's tier history",
      .help = "Lists every tier change of the account, newest first, with who and why."},
     {0},
