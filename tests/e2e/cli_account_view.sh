@@ -12,10 +12,8 @@ run=v$$r$RANDOM
 pw="member-password-$run"
 
 # A second person with their own CLI configuration.
-bob_home=$(test_tmpdir)
-mkdir -p "$bob_home/concord"
-cp "$XDG_CONFIG_HOME/concord/config" "$bob_home/concord/config"
-bob() { XDG_CONFIG_HOME=$bob_home "$CONCORD_CLI" "$@"; }
+bob_home=$(cli_new_profile)
+bob() { cli_as "$bob_home" "$@"; }
 
 bob_id=$(cli -o json user create --username "bob$run" --display-name "Bob $run" \
     --department delivery --role member --password-stdin <<<"$pw" | jq -r .id)

@@ -16,10 +16,8 @@ tokfile=$tokdir/default
 
 # A second configuration folder with the same profile and no stored token,
 # to act as another person or to prove that CONCORD_TOKEN alone authenticates.
-alt=$(test_tmpdir)
-mkdir -p "$alt/concord"
-cp "$XDG_CONFIG_HOME/concord/config" "$alt/concord/config"
-alt_cli() { XDG_CONFIG_HOME=$alt "$CONCORD_CLI" "$@"; }
+alt=$(cli_new_profile)
+alt_cli() { cli_as "$alt" "$@"; }
 
 # Number of data rows of a table on stdin (the header excluded).
 rows() { tail -n +2 | grep -c . || true; }

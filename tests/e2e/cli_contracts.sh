@@ -16,17 +16,10 @@ run=k$$r$RANDOM
 lower_run=$(tr 'A-Z' 'a-z' <<<"$run")
 
 # Other people, each with a configuration folder of their own.
-person_dir() {
-    local d
-    d=$(test_tmpdir)
-    mkdir -p "$d/concord"
-    cp "$XDG_CONFIG_HOME/concord/config" "$d/concord/config"
-    echo "$d"
-}
-csm_dir=$(person_dir)
-out_dir=$(person_dir)
-csm_cli() { XDG_CONFIG_HOME=$csm_dir "$CONCORD_CLI" "$@"; }
-out_cli() { XDG_CONFIG_HOME=$out_dir "$CONCORD_CLI" "$@"; }
+csm_dir=$(cli_new_profile)
+out_dir=$(cli_new_profile)
+csm_cli() { cli_as "$csm_dir" "$@"; }
+out_cli() { cli_as "$out_dir" "$@"; }
 
 rows() { tail -n +2 | grep -c . || true; }
 # renewal_field JSON CONTRACT_ID FIELD: a field of the contract's renewal, "" when absent.

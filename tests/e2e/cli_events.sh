@@ -16,19 +16,6 @@ run=e$$r$RANDOM
 museums="Museums $run"
 pw="events-password-$run"
 
-# Other people get configuration folders of their own.
-as_user() {
-    local dir=$1
-    shift
-    XDG_CONFIG_HOME=$dir "$CONCORD_CLI" "$@"
-}
-new_profile() {
-    local d
-    d=$(test_tmpdir)
-    mkdir -p "$d/concord"
-    cp "$XDG_CONFIG_HOME/concord/config" "$d/concord/config"
-    echo "$d"
-}
 rows() { tail -n +2 | grep -c . || true; }
 
 check "admin login" cli_login_admin
@@ -37,14 +24,14 @@ for who in "mem sales member" "rnd rnd member"; do
     check "user create $name$run" cli user create --username "$name$run" --display-name "$name" \
         --department "$dept" --role "$role" --password-stdin <<<"$pw"
 done
-mem=$(new_profile)
-rnd=$(new_profile)
-check "member login" as_user "$mem" login --user "mem$run" --password-stdin <<<"$pw"
-check "outsider login" as_user "$rnd" login --user "rnd$run" --password-stdin <<<"$pw"
+mem=$(cli_new_profile)
+rnd=$(cli_new_profile)
+check "member login" cli_as "$mem" login --user "mem$run" --password-stdin <<<"$pw"
+check "outsider login" cli_as "$rnd" login --user "rnd$run" --password-stdin <<<"$pw"
 
 # The member's accounts: two museums (industry spelled two ways) and a shop.
 acc() {
-    as_user "$mem" -o json account create --allow-similar-name --name "$1 $run" --industry "$2" |
+    cli_as "$mem" -o json account create --allow-similar-name --name "$1 $run" --industry "$2" |
         jq -r .id
 }
 a1=$(acc "City Museum" "$museums")
@@ -54,7 +41,7 @@ a3=$(acc "Corner Shop" "Retail $run")
 
 # ---- creating events -------------------------------------------------------------------------
 
-expect_exit 3 as_user "$mem" event create --scope industry --industry "$museums" \
+expect_exit 3 cli_as "$mem" event create --scope industry --industry "$museums" \
     --title "Museum rankings" --date 2028-02-29 --yearly
 assert_contains "$last_output" "PERMISSION_DENIED" "members may not create industry events"
 
@@ -66,29 +53,29 @@ assert_eq YEARLY "$(jq -r .recurrence <<<"$json")" "--yearly is YEARLY"
 assert_eq RANKING "$(jq -r .category <<<"$json")" "--category ranking"
 assert_eq '"1"' "$(jq -c .version <<<"$json")" "a new event has version \"1\""
 
-check "account event create (table output)" as_user "$mem" event create --scope account \
+check "account event create (table output)" cli_as "$mem" event create --scope account \
     --account "$a1" --title "New director" --date 2035-03-10 --category leadership-change
 assert_contains "$last_output" "title:" "create prints the event"
-acc_ev=$(as_user "$mem" -o json event list --account "$a1" --scope account | jq -r '.events[0].id')
+acc_ev=$(cli_as "$mem" -o json event list --account "$a1" --scope account | jq -r '.events[0].id')
 [ -n "$acc_ev" ] && [ "$acc_ev" != null ] || fail "the account event is listed" "$acc_ev"
-json=$(as_user "$mem" -o json event create --scope account --account "$a3" --title "Shop opening" \
+json=$(cli_as "$mem" -o json event create --scope account --account "$a3" --title "Shop opening" \
     --date 2035-03-12 --category other)
 assert_eq OTHER_EVENT "$(jq -r .category <<<"$json")" "--category other is OTHER_EVENT"
 shop_ev=$(jq -r .id <<<"$json")
 
-expect_exit 2 as_user "$mem" event create --scope account --account "$a1" --title T --date 2035-02-30
+expect_exit 2 cli_as "$mem" event create --scope account --account "$a1" --title T --date 2035-02-30
 assert_contains "$last_output" "event.date" "a date that does not exist is named"
-expect_exit 2 as_user "$mem" event create --scope industry --account "$a1" --title T --date 2035-02-01
+expect_exit 2 cli_as "$mem" event create --scope industry --account "$a1" --title T --date 2035-02-01
 assert_contains "$last_output" "event.industry" "an industry event without an industry is named"
-expect_exit 2 as_user "$mem" event create --scope planet --title T --date 2035-02-01
+expect_exit 2 cli_as "$mem" event create --scope planet --title T --date 2035-02-01
 assert_contains "$last_output" "--scope" "a bad --scope names the flag"
-expect_exit 2 as_user "$mem" event create --title T --date 2035-02-01
-expect_exit 4 as_user "$rnd" event create --scope account --account "$a1" --title T --date 2035-02-01
+expect_exit 2 cli_as "$mem" event create --title T --date 2035-02-01
+expect_exit 4 cli_as "$rnd" event create --scope account --account "$a1" --title T --date 2035-02-01
 
 # ---- upcoming events and tasks -----------------------------------------------------------------
 
 # 2035 is not a leap year: the 29 February ranking falls on 28 February.
-out=$(as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d)
+out=$(cli_as "$mem" events upcoming --as-of 2035-02-20 --within 30d)
 assert_contains "$(head -n 1 <<<"$out")" "ACCOUNTS" "the table has an ACCOUNTS column"
 line=$(grep "Museum rankings" <<<"$out" || true)
 assert_contains "$line" "2035-02-28" "the leap-day ranking is on 28 February"
@@ -100,77 +87,77 @@ assert_contains "$(grep "New director" <<<"$out" || true)" "2035-03-10" "the acc
 assert_eq "$(awk 'NR > 1 {print $1}' <<<"$out" | sort)" "$(awk 'NR > 1 {print $1}' <<<"$out")" \
     "occurrences come soonest first"
 
-line=$(as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d --max-accounts 1 |
+line=$(cli_as "$mem" events upcoming --as-of 2035-02-20 --within 30d --max-accounts 1 |
     grep "Museum rankings" || true)
 assert_contains "$line" "Art Museum $run (+1 more)" "--max-accounts 1 lists one account by name"
 
 err=$(test_tmpdir)/err
-as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d --create-tasks >/dev/null 2>"$err"
+cli_as "$mem" events upcoming --as-of 2035-02-20 --within 30d --create-tasks >/dev/null 2>"$err"
 assert_eq "created 4 outreach tasks" "$(cat "$err")" "the first run creates 4 tasks"
-as_user "$mem" events upcoming --as-of 2035-02-20 --within 30d --create-tasks >/dev/null 2>"$err"
+cli_as "$mem" events upcoming --as-of 2035-02-20 --within 30d --create-tasks >/dev/null 2>"$err"
 assert_eq "created 0 outreach tasks" "$(cat "$err")" "the second run creates none"
-json=$(as_user "$mem" -o json events upcoming --as-of 2035-02-20 --within 30 --create-tasks 2>"$err")
+json=$(cli_as "$mem" -o json events upcoming --as-of 2035-02-20 --within 30 --create-tasks 2>"$err")
 assert_eq "created 0 outreach tasks" "$(cat "$err")" "--within 30 is the same window"
 assert_eq "2" "$(jq --arg id "$ind" '[.events[] | select(.event.id == $id) | .accounts[]] | length' \
     <<<"$json")" "-o json lists the ranking's two accounts"
 assert_eq "2035-02-28" "$(jq -r --arg id "$ind" '.events[] | select(.event.id == $id) |
     .occurrenceDate' <<<"$json")" "-o json has occurrenceDate"
-expect_exit 2 as_user "$mem" events upcoming --within 400d
-expect_exit 2 as_user "$mem" events upcoming --within soon
-expect_exit 2 as_user "$mem" events upcoming --as-of 2035-02-30
+expect_exit 2 cli_as "$mem" events upcoming --within 400d
+expect_exit 2 cli_as "$mem" events upcoming --within soon
+expect_exit 2 cli_as "$mem" events upcoming --as-of 2035-02-30
 assert_contains "$last_output" "as_of" "a bad --as-of is named by the server"
 
 # The outsider sees the ranking (industry news) but none of the member's accounts or tasks.
-json=$(as_user "$rnd" -o json events upcoming --as-of 2035-02-20 --within 30d --create-tasks 2>"$err")
+json=$(cli_as "$rnd" -o json events upcoming --as-of 2035-02-20 --within 30d --create-tasks 2>"$err")
 assert_eq "0" "$(jq --arg id "$ind" '[.events[] | select(.event.id == $id) | .accounts[]?] | length' \
     <<<"$json")" "the outsider sees no account of the ranking"
 assert_eq "" "$(jq -r --arg id "$acc_ev" '.events[] | select(.event.id == $id) | .event.id' \
     <<<"$json")" "the outsider does not see the account event"
 assert_eq "created 0 outreach tasks" "$(cat "$err")" "the outsider creates no tasks"
-assert_eq 0 "$(as_user "$rnd" task list | rows)" "the outsider sees no tasks"
-expect_exit 4 as_user "$rnd" task list --account "$a1"
+assert_eq 0 "$(cli_as "$rnd" task list | rows)" "the outsider sees no tasks"
+expect_exit 4 cli_as "$rnd" task list --account "$a1"
 
-out=$(as_user "$mem" task list --mine --status open)
+out=$(cli_as "$mem" task list --mine --status open)
 assert_eq 4 "$(rows <<<"$out")" "task list --mine --status open shows 4"
 assert_contains "$(head -n 1 <<<"$out")" "DUE" "the task table has DUE"
-json=$(as_user "$mem" -o json task list --account "$a1")
+json=$(cli_as "$mem" -o json task list --account "$a1")
 assert_eq 2 "$(jq '.tasks | length' <<<"$json")" "two tasks for the city museum"
 task=$(jq -r '.tasks[] | select(.title == "New director") | .id' <<<"$json")
 assert_eq "2035-03-10" "$(jq -r '.tasks[] | select(.title == "New director") | .dueDate' <<<"$json")" \
     "the task is due on the occurrence"
 
-expect_exit 4 as_user "$rnd" task done "$task"
-check "task done" as_user "$mem" task done "$task"
+expect_exit 4 cli_as "$rnd" task done "$task"
+check "task done" cli_as "$mem" task done "$task"
 assert_contains "$last_output" "task-done" "the task is done"
-json=$(as_user "$mem" -o json task done "$task")
+json=$(cli_as "$mem" -o json task done "$task")
 assert_eq TASK_DONE "$(jq -r .status <<<"$json")" "done twice is fine"
-assert_eq 3 "$(as_user "$mem" task list --mine --status open | rows)" "three tasks remain open"
-assert_eq 1 "$(as_user "$mem" task list --status done --account "$a1" | rows)" "one is done"
+assert_eq 3 "$(cli_as "$mem" task list --mine --status open | rows)" "three tasks remain open"
+assert_eq 1 "$(cli_as "$mem" task list --status done --account "$a1" | rows)" "one is done"
 
 # ---- listing, changing and deleting events -------------------------------------------------------
 
-out=$(as_user "$mem" event list --account "$a1")
+out=$(cli_as "$mem" event list --account "$a1")
 assert_eq 2 "$(rows <<<"$out")" "the city museum has its event and its industry's"
 assert_contains "$(head -n 1 <<<"$out")" "TITLE" "the event table has TITLE"
-assert_eq 1 "$(as_user "$mem" event list --account "$a1" --scope industry | rows)" "--scope industry"
-expect_exit 4 as_user "$rnd" event list --account "$a1"
+assert_eq 1 "$(cli_as "$mem" event list --account "$a1" --scope industry | rows)" "--scope industry"
+expect_exit 4 cli_as "$rnd" event list --account "$a1"
 
-json=$(as_user "$mem" -o json event update "$acc_ev" --version 1 --title "New director named" \
+json=$(cli_as "$mem" -o json event update "$acc_ev" --version 1 --title "New director named" \
     --yearly)
 assert_eq '"2"' "$(jq -c .version <<<"$json")" "update bumps the version"
 assert_eq YEARLY "$(jq -r .recurrence <<<"$json")" "--yearly on update"
 assert_eq "2035-03-10" "$(jq -r .date <<<"$json")" "fields not given are kept"
-expect_exit 5 as_user "$mem" event update "$acc_ev" --version 1 --title "Stale"
-check "update --once" as_user "$mem" event update "$acc_ev" --version 2 --once
-assert_eq null "$(as_user "$mem" -o json event list --account "$a1" --scope account |
+expect_exit 5 cli_as "$mem" event update "$acc_ev" --version 1 --title "Stale"
+check "update --once" cli_as "$mem" event update "$acc_ev" --version 2 --once
+assert_eq null "$(cli_as "$mem" -o json event list --account "$a1" --scope account |
     jq -r '.events[0].recurrence')" "--once clears the recurrence"
-expect_exit 3 as_user "$mem" event update "$ind" --version 1 --title "Not mine"
-expect_exit 2 as_user "$mem" event update "$acc_ev" --version 3
-expect_exit 4 as_user "$rnd" event delete "$acc_ev"
-check "event delete" as_user "$mem" event delete "$acc_ev"
+expect_exit 3 cli_as "$mem" event update "$ind" --version 1 --title "Not mine"
+expect_exit 2 cli_as "$mem" event update "$acc_ev" --version 3
+expect_exit 4 cli_as "$rnd" event delete "$acc_ev"
+check "event delete" cli_as "$mem" event delete "$acc_ev"
 assert_contains "$last_output" "Deleted key event $acc_ev" "delete says so"
-expect_exit 4 as_user "$mem" event delete "$acc_ev"
-assert_eq "New director" "$(as_user "$mem" -o json task list --account "$a1" --status done |
+expect_exit 4 cli_as "$mem" event delete "$acc_ev"
+assert_eq "New director" "$(cli_as "$mem" -o json task list --account "$a1" --status done |
     jq -r '.tasks[0].title')" "the deleted event's task remains with its title"
 
 # ---- the gateway -------------------------------------------------------------------------------
@@ -179,7 +166,7 @@ if [ -z "${CONCORD_GATEWAY_URL:-}" ]; then
     skip "gateway checks" "the environment has no gateway"
     done_testing
 fi
-token=$(as_user "$mem" token create --name "events $run" 2>/dev/null)
+token=$(cli_as "$mem" token create --name "events $run" 2>/dev/null)
 tmp=$(test_tmpdir)
 # gw METHOD JSON: sets $status and $body.
 gw() {

@@ -15,18 +15,6 @@ unset CONCORD_TOKEN CONCORD_PROFILE CONCORD_SERVER
 run=r$$x$RANDOM
 pw="reports-password-$run"
 
-as_user() {
-    local dir=$1
-    shift
-    XDG_CONFIG_HOME=$dir "$CONCORD_CLI" "$@"
-}
-new_profile() {
-    local d
-    d=$(test_tmpdir)
-    mkdir -p "$d/concord"
-    cp "$XDG_CONFIG_HOME/concord/config" "$d/concord/config"
-    echo "$d"
-}
 
 check "admin login" cli_login_admin
 for who in "csm success" "out rnd"; do
@@ -34,11 +22,11 @@ for who in "csm success" "out rnd"; do
     check "user create $name$run" cli user create --username "$name$run" --display-name "$name" \
         --department "$dept" --role member --password-stdin <<<"$pw"
 done
-csm=$(new_profile)
-out=$(new_profile)
-check "csm login" as_user "$csm" login --user "csm$run" --password-stdin <<<"$pw"
-check "outsider login" as_user "$out" login --user "out$run" --password-stdin <<<"$pw"
-csm_id=$(as_user "$csm" -o json whoami | jq -r '.user.id')
+csm=$(cli_new_profile)
+out=$(cli_new_profile)
+check "csm login" cli_as "$csm" login --user "csm$run" --password-stdin <<<"$pw"
+check "outsider login" cli_as "$out" login --user "out$run" --password-stdin <<<"$pw"
+csm_id=$(cli_as "$csm" -o json whoami | jq -r '.user.id')
 
 # An account with a contract, two stakeholders and activities in October 2026 (UTC).
 acc=$(cli -o json account create --allow-similar-name --name "Report College $run" \
@@ -63,7 +51,7 @@ check "event create" cli event create --scope account --account "$acc" --title "
 
 # ---- -o json -----------------------------------------------------------------------------------
 
-json=$(as_user "$csm" -o json report monthly "$acc" --month 2026-10)
+json=$(cli_as "$csm" -o json report monthly "$acc" --month 2026-10)
 assert_eq "$acc" "$(jq -r .account.id <<<"$json")" "the report names the account"
 assert_eq 2026-10 "$(jq -r .period.month <<<"$json")" "period.month"
 assert_eq 2026-10-01 "$(jq -r .period.firstDay <<<"$json")" "period.firstDay in camelCase"
@@ -89,7 +77,7 @@ assert_eq '[{"kind":"DEMO","count":1}]' "$(jq -c .activities.byKind <<<"$nov")" 
 
 # ---- table output ------------------------------------------------------------------------------
 
-check "report monthly (table)" as_user "$csm" report monthly "$acc" --month 2026-10
+check "report monthly (table)" cli_as "$csm" report monthly "$acc" --month 2026-10
 table=$last_output
 assert_contains "$table" "Monthly report 2026-10: Report College $run (account $acc)" "a title line"
 assert_contains "$table" "Period: 2026-10-01 to 2026-10-31 (UTC)" "the period"
@@ -112,7 +100,7 @@ assert_match_line "^$clerk +Clerk $run +staff +1 " "the clerk's contact row"
 
 expect_exit 2 cli report monthly "$acc" --month 2026-13
 assert_contains "$last_output" "month" "an invalid month names the field"
-expect_exit 4 as_user "$out" report monthly "$acc" --month 2026-10
+expect_exit 4 cli_as "$out" report monthly "$acc" --month 2026-10
 assert_contains "$last_output" "NOT_FOUND" "outside the team the account is not found"
 expect_exit 2 cli report monthly
 check "default month" cli -o json report monthly "$acc"
@@ -125,7 +113,7 @@ if [ -z "${CONCORD_GATEWAY_URL:-}" ]; then
     skip "gateway checks" "the environment has no gateway"
     done_testing
 fi
-token=$(as_user "$csm" token create --name "reports $run" 2>/dev/null)
+token=$(cli_as "$csm" token create --name "reports $run" 2>/dev/null)
 tmp=$(test_tmpdir)
 # gw JSON: sets $status and $body.
 gw() {
@@ -150,7 +138,7 @@ gw "{\"accountId\":\"$acc\",\"month\":\"2026-13\"}"
 assert_eq 400 "$status" "an invalid month is 400"
 assert_eq invalid_argument "$(jq -r .code <<<"$body")" "and invalid_argument"
 assert_eq month "$(jq -r '.fieldViolations[0].field' <<<"$body")" "naming month"
-out_token=$(as_user "$out" token create --name "reports out $run" 2>/dev/null)
+out_token=$(cli_as "$out" token create --name "reports out $run" 2>/dev/null)
 status=$(curl -sS --cacert "$CONCORD_CA" -H "Authorization: Bearer $out_token" \
     -H 'Content-Type: application/json' -o "$tmp/b" -w '%{http_code}' \
     "$CONCORD_GATEWAY_URL/concord.v1.ReportService/GetMonthlyReport" \

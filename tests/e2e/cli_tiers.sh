@@ -18,10 +18,8 @@ tmp=$(test_tmpdir)
 err=$tmp/err
 
 # A second configuration folder, to act as a member of staff.
-alt=$tmp/alt
-mkdir -p "$alt/concord"
-cp "$XDG_CONFIG_HOME/concord/config" "$alt/concord/config"
-alt_cli() { XDG_CONFIG_HOME=$alt "$CONCORD_CLI" "$@"; }
+alt=$(cli_new_profile)
+alt_cli() { cli_as "$alt" "$@"; }
 
 # Number of data rows of a table on stdin (the header excluded).
 rows() { tail -n +2 | grep -c . || true; }

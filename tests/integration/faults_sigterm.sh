@@ -129,14 +129,6 @@ restore() {
 }
 trap restore EXIT
 
-# One TLS handshake with a freshly started concordd before the load starts: under valgrind
-# the first one takes seconds (the crypto code is translated on first use), longer than the
-# load driver allows for a connection.
-warm_up() {
-    timeout "$(slow_s 10)" openssl s_client -connect "$CONCORD_ADDR" -CAfile "$CONCORD_CA" \
-        -servername localhost </dev/null >/dev/null 2>&1 || true
-}
-
 # Judges a driver run: every call ended OK or UNAVAILABLE, none hung.
 judge_calls() {
     local what=$1 out=$2 calls okc unav timeouts
@@ -156,7 +148,6 @@ judge_calls() {
 
 restart_concordd --server.drain_timeout="${concordd_drain_s}s"
 pid=$CONCORDD_PID
-warm_up
 "$driver" load --clients "$clients" --depth 2 --mode mixed --duration "$(slow_s 10)" \
     --deadline-ms "$(slow_s 20000)" --prefix "$run-a" --acks "$tmp/a.acks" >"$tmp/a.out" &
 loader=$!
@@ -200,7 +191,6 @@ check "drain: every acknowledged write is in the database, none partial" \
 
 restart_concordd --server.drain_timeout="${concordd_drain_s}s"
 pid=$CONCORDD_PID
-warm_up
 "$driver" load --clients "$clients" --depth 2 --mode mixed --duration "$(slow_s 8)" \
     --deadline-ms "$(slow_s 20000)" --prefix "$run-b" --acks "$tmp/b.acks" >"$tmp/b.out" &
 loader=$!
@@ -230,7 +220,6 @@ judge_calls "second signal" "$tmp/b.out"
 check "second signal: every acknowledged write is in the database, none partial" \
     "$driver" verify --acks "$tmp/b.acks" --prefix "$run-b"
 restart_concordd
-warm_up
 check "concordd serves again after the restart" "$driver" create --key "$run-after" --name "$run-after"
 assert_contains "$last_output" "code=OK" "a write succeeds after the restart"
 
