@@ -385,17 +385,21 @@ static int encrypt_and_flush(tls_stream *s, const uint8_t *data, size_t len)
     return rc;
 }
 
-/* Encrypts and sends the plaintext gathered in out. Returns 0 or CC_E*. */
-static int send_out(tls_stream *s)
+/* Drops the gathered plaintext and its buffer, and stops the batch handle. */
+static void out_clear(tls_stream *s)
 {
     uv_prepare_stop(&s->batch);
-    if (s->out_len == 0)
-        return 0;
-    int rc = encrypt_and_flush(s, s->out, s->out_len);
     free(s->out);
     s->out = NULL;
     s->out_len = 0;
     s->out_cap = 0;
+}
+
+/* Encrypts and sends the plaintext gathered in out. Returns 0 or CC_E*. */
+static int send_out(tls_stream *s)
+{
+    int rc = s->out_len > 0 ? encrypt_and_flush(s, s->out, s->out_len) : 0;
+    out_clear(s);
     return rc;
 }
 
@@ -796,11 +800,7 @@ void tls_stream_close(tls_stream *s, int graceful)
         ERR_clear_error();
         (void)flush(s);
     }
-    uv_prepare_stop(&s->batch);
-    free(s->out);
-    s->out = NULL;
-    s->out_len = 0;
-    s->out_cap = 0;
+    out_clear(s);
     if (graceful && s->connected && s->write_pending > 0 &&
         uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) == 0) {
         /* Let queued writes go out, but not forever if the peer stops reading. */
