@@ -96,13 +96,8 @@ static void clear_result(void *r)
     PQclear(r);
 }
 
-static PGresult *run_sql(srv_call *c, const char *sql, int nparams, const char *const *params,
-                         int prepared)
+PGresult *srv_result(srv_call *c, PGresult *r)
 {
-    if (c->code != CC_OK)
-        return NULL; /* the transaction is already failed; do not pile up errors */
-    PGresult *r =
-        prepared ? db_exec(c->db, sql, nparams, params) : db_exec_once(c->db, sql, nparams, params);
     if (r == NULL) {
         if (c->db->timed_out)
             srv_fail(c, CC_DEADLINE_EXCEEDED, "the database did not answer within the deadline");
@@ -144,6 +139,28 @@ static PGresult *run_sql(srv_call *c, const char *sql, int nparams, const char *
         break;
     }
     return NULL;
+}
+
+static PGresult *run_sql(srv_call *c, const char *sql, int nparams, const char *const *params,
+                         int prepared)
+{
+    if (c->code != CC_OK)
+        return NULL; /* the transaction is already failed; do not pile up errors */
+    PGresult *r =
+        prepared ? db_exec(c->db, sql, nparams, params) : db_exec_once(c->db, sql, nparams, params);
+    return srv_result(c, r);
+}
+
+int srv_run_query(srv_call *c, const srv_query_method *q, const ProtobufCMessage *in,
+                  ProtobufCMessage **out)
+{
+    srv_query query = {0};
+    if (q->plan(c, in, &query) != CC_OK)
+        return c->code;
+    PGresult *r = srv_sqlv(c, query.sql, query.nparams, query.params);
+    if (r == NULL)
+        return c->code;
+    return q->reply(c, in, r, out);
 }
 
 PGresult *srv_sqlv(srv_call *c, const char *sql, int nparams, const char *const *params)

@@ -74,10 +74,38 @@ typedef struct srv_call {
 
 typedef int (*srv_handler)(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out);
 
+/*
+ * A read that is a single statement can also declare that statement: plan
+ * checks the request and names the statement and its parameters, reply builds
+ * the response from the result. Calls of such methods that wait in the queue
+ * together are then sent to PostgreSQL as one libpq pipeline (exec.c), one
+ * round trip for all of them. reply must not run statements of its own (the
+ * connection is still in pipeline mode then). The method's handler runs such a
+ * call alone:
+ *
+ *     static int get_account(srv_call *c, const ProtobufCMessage *in,
+ *                            ProtobufCMessage **out)
+ *     {
+ *         return srv_run_query(c, &get_account_query, in, out);
+ *     }
+ */
+#define SRV_QUERY_MAX_PARAMS 8
+typedef struct srv_query {
+    const char *sql; /* a string literal, prepared once per connection */
+    int nparams;
+    const char *params[SRV_QUERY_MAX_PARAMS]; /* text; NULL is SQL NULL */
+} srv_query;
+
+typedef struct srv_query_method {
+    int (*plan)(srv_call *c, const ProtobufCMessage *in, srv_query *q);
+    int (*reply)(srv_call *c, const ProtobufCMessage *in, PGresult *r, ProtobufCMessage **out);
+} srv_query_method;
+
 typedef struct srv_method {
     const char *name; /* method name as in the .proto service, e.g. "GetAccount" */
     srv_handler fn;
     unsigned flags;
+    const srv_query_method *query; /* set for a one-statement read that may be pipelined */
 } srv_method;
 
 /**
@@ -111,6 +139,14 @@ int srv_check(srv_call *c);
 PGresult *srv_sql(srv_call *c, const char *sql, int nparams, ...);
 /** Same with an array of parameters. */
 PGresult *srv_sqlv(srv_call *c, const char *sql, int nparams, const char *const *params);
+
+/** Takes a result the caller got from the database (NULL: the connection failed): returns it
+ *  (cleared with the arena) when it succeeded, else records the failure as srv_sql does and
+ *  returns NULL. */
+PGresult *srv_result(srv_call *c, PGresult *r);
+/** Runs a one-statement read alone: plan, the statement, reply. */
+int srv_run_query(srv_call *c, const srv_query_method *q, const ProtobufCMessage *in,
+                  ProtobufCMessage **out);
 
 /** Like srv_sqlv for SQL text assembled at run time (filters): not prepared. */
 PGresult *srv_sql_dynamic(srv_call *c, const char *sql, int nparams, const char *const *params);

@@ -188,6 +188,118 @@ static const char *prepare(srv_db *db, const char *sql, int nparams, PGresult **
     return s->name;
 }
 
+int db_prepare(srv_db *db, const char *sql, int nparams, PGresult **error)
+{
+    if (db->conn == NULL) {
+        *error = NULL;
+        return -1;
+    }
+    if (prepare(db, sql, nparams, error) != NULL)
+        return 0;
+    /* A full cache is no failure: the statement is then sent unprepared. */
+    return *error != NULL || db_broken(db) ? -1 : 0;
+}
+
+/*
+ * Pipeline mode: the statements of several calls go out in one write, each
+ * call ending with a sync point, and their results come back in order. The
+ * caller prepares the statements first (db_prepare), sends, then reads every
+ * statement's result and every sync point before db_pipeline_end.
+ */
+int db_pipeline_begin(srv_db *db)
+{
+    return db->conn != NULL && PQenterPipelineMode(db->conn) ? 0 : -1;
+}
+
+int db_pipeline_send(srv_db *db, const char *sql, int nparams, const char *const *params)
+{
+    if (db->conn == NULL)
+        return -1;
+    const char *name = NULL;
+    for (int i = 0; i < db->n_stmts && name == NULL; i++)
+        if (db->stmts[i].sql == sql)
+            name = db->stmts[i].name;
+    int sent = name ? PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0)
+                    : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent)
+        drop_conn(db);
+    return sent ? 0 : -1;
+}
+
+int db_pipeline_sync(srv_db *db)
+{
+    if (db->conn == NULL)
+        return -1;
+    if (PQpipelineSync(db->conn))
+        return 0;
+    drop_conn(db);
+    return -1;
+}
+
+/* The next result in the pipeline into *out (NULL ends a statement's results).
+ * -1 when the connection failed or the deadline passed (then it is dropped). */
+static int next_result(srv_db *db, PGresult **out)
+{
+    *out = NULL;
+    if (db->conn == NULL)
+        return -1;
+    while (PQisBusy(db->conn)) {
+        if (wait_readable(db) != 0) {
+            db->timed_out = 1;
+            drop_conn(db);
+            return -1;
+        }
+        if (!PQconsumeInput(db->conn)) {
+            drop_conn(db);
+            return -1;
+        }
+    }
+    *out = PQgetResult(db->conn);
+    return 0;
+}
+
+PGresult *db_pipeline_result(srv_db *db)
+{
+    PGresult *r, *end;
+    if (next_result(db, &r) != 0)
+        return NULL;
+    if (r == NULL || PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        /* Out of step with what was sent: the connection cannot be trusted. */
+        PQclear(r);
+        drop_conn(db);
+        return NULL;
+    }
+    if (next_result(db, &end) != 0) {
+        PQclear(r);
+        return NULL;
+    }
+    if (end != NULL) {
+        PQclear(end);
+        PQclear(r);
+        drop_conn(db);
+        return NULL;
+    }
+    return r;
+}
+
+int db_pipeline_synced(srv_db *db)
+{
+    PGresult *r;
+    if (next_result(db, &r) != 0)
+        return -1;
+    int ok = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!ok)
+        drop_conn(db);
+    return ok ? 0 : -1;
+}
+
+void db_pipeline_end(srv_db *db)
+{
+    if (db->conn != NULL && !PQexitPipelineMode(db->conn))
+        drop_conn(db);
+}
+
 PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *params)
 {
     if (db->conn == NULL)

@@ -61,6 +61,21 @@ PGresult *db_exec(srv_db *db, const char *sql, int nparams, const char *const *p
 /** Runs SQL text built at run time with text parameters, prepared once per distinct
  *  text on this connection (while fewer than DB_MAX_TEXT_STMTS; then unprepared). */
 PGresult *db_exec_once(srv_db *db, const char *sql, int nparams, const char *const *params);
+/** Prepares a statement (a literal, as for db_exec) unless it already is. Returns 0, or -1 with
+ *  the failed PREPARE's result in *error (NULL when the connection failed); the caller clears it.
+ */
+int db_prepare(srv_db *db, const char *sql, int nparams, PGresult **error);
+/** Pipeline mode (libpq 14+): begin, then per call db_pipeline_send its statements and
+ *  db_pipeline_sync; then per call the results of its statements (db_pipeline_result) and its
+ *  sync point (db_pipeline_synced), in the order sent; then db_pipeline_end. Statements are
+ *  prepared beforehand with db_prepare. The functions return -1 (NULL) when the connection
+ *  failed or the deadline passed; the connection is then dropped and later calls see it. */
+int db_pipeline_begin(srv_db *db);
+int db_pipeline_send(srv_db *db, const char *sql, int nparams, const char *const *params);
+int db_pipeline_sync(srv_db *db);
+PGresult *db_pipeline_result(srv_db *db);
+int db_pipeline_synced(srv_db *db);
+void db_pipeline_end(srv_db *db);
 /** Runs SQL text without parameters (BEGIN, COMMIT, ROLLBACK). */
 PGresult *db_simple(srv_db *db, const char *sql);
 /** Sets the deadline for the statements that follow (the call's) and clears timed_out. */

@@ -74,6 +74,7 @@ int srv_routes_build(char *err, size_t errlen)
              * test test_srv_dispatch refuses such a build. */
             r->fn = h ? h->fn : NULL;
             r->flags = h ? h->flags : 0;
+            r->query = h ? h->query : NULL;
             if (h == NULL)
                 log_event(LOG_WARN, "unimplemented_method", "method", r->full_name, NULL);
         }

@@ -13,6 +13,7 @@ typedef struct srv_route {
     const ProtobufCMethodDescriptor *method; /* input/output descriptors */
     srv_handler fn;                          /* NULL: declared but not implemented */
     unsigned flags;                          /* SRV_PUBLIC | SRV_WRITE | SRV_ADMIN */
+    const srv_query_method *query;           /* a one-statement read: may be pipelined */
 } srv_route;
 
 /** The handler tables of all services; one line per service in dispatch.c. */

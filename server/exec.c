@@ -248,32 +248,128 @@ static void exec_task(srv_worker *w, srv_job *job)
 }
 
 /*
- * Makes the connection's session carry the caller for row-level security.
- * The setting is session-level (not SET LOCAL) so that a read call by the same
- * user as the previous call on this connection needs no round trip for it;
- * every call sets its own caller (or none) before its first statement, so no
- * caller outlives its call in effect.
+ * The caller for row-level security is a session setting (not SET LOCAL) so
+ * that a read call by the same user as the previous call on this connection
+ * needs no round trip for it; every call sets its own caller (or none) before
+ * its first statement, so no caller outlives its call in effect.
+ * w->context remembers the caller set ("id|role|department"); "" is unknown.
  */
+static const char set_caller_sql[] = "SELECT set_config('concord.user_id', $1, false),"
+                                     " set_config('concord.role', $2, false),"
+                                     " set_config('concord.department', $3, false)";
+
+static void caller_params(const srv_call *c, const char *params[3])
+{
+    params[0] = c->user.id ? c->user.id_text : "";
+    params[1] = c->user.id ? c->user.role : "";
+    params[2] = c->user.id ? c->user.department : "";
+}
+
+static void caller_key(const srv_call *c, char *key, size_t size)
+{
+    const char *p[3];
+    caller_params(c, p);
+    snprintf(key, size, "%s|%s|%s", p[0], p[1], p[2]);
+}
+
+static int caller_is_set(const srv_worker *w, const char *key)
+{
+    return w->context_gen == w->db.generation && strcmp(w->context, key) == 0;
+}
+
+static void caller_remember(srv_worker *w, const char *key)
+{
+    snprintf(w->context, sizeof(w->context), "%s", key);
+    w->context_gen = w->db.generation;
+}
+
 static int set_caller(srv_call *c, srv_worker *w, int in_tx)
 {
-    static const char sql[] = "SELECT set_config('concord.user_id', $1, false),"
-                              " set_config('concord.role', $2, false),"
-                              " set_config('concord.department', $3, false)";
     char key[sizeof(w->context)];
-    const char *id = c->user.id ? c->user.id_text : "";
-    const char *role = c->user.id ? c->user.role : "";
-    const char *dept = c->user.id ? c->user.department : "";
-    snprintf(key, sizeof(key), "%s|%s|%s", id, role, dept);
+    caller_key(c, key, sizeof(key));
     /* Inside a transaction the caller is always set: a rollback would undo the
      * setting, and the next call must not run as whoever came before. */
-    if (!in_tx && w->context_gen == w->db.generation && strcmp(w->context, key) == 0)
+    if (!in_tx && caller_is_set(w, key))
         return CC_OK;
     w->context[0] = '\0';
-    if (srv_sql(c, sql, 3, id, role, dept) == NULL)
+    const char *params[3];
+    caller_params(c, params);
+    if (srv_sqlv(c, set_caller_sql, 3, params) == NULL)
         return c->code;
-    memcpy(w->context, key, sizeof(key));
-    w->context_gen = w->db.generation;
+    caller_remember(w, key);
     return CC_OK;
+}
+
+static void call_init(srv_worker *w, srv_job *job, srv_call *c)
+{
+    *c = (srv_call){
+        .arena = &w->arena,
+        .db = &w->db,
+        .cfg = w->cfg,
+        .method = job->route->full_name,
+        .source = job->peer,
+        .token = job->token ? job->token : "",
+        .deadline_ms = job->deadline_ms,
+    };
+}
+
+/* The steps before any statement: the deadline, the request checked and
+ * unpacked into the arena, a database connection. */
+static int call_start(srv_worker *w, srv_job *job, srv_call *c, uint64_t now, ProtobufCMessage **in)
+{
+    const srv_route *rt = job->route;
+    if (now >= job->deadline_ms)
+        return srv_fail(c, CC_DEADLINE_EXCEEDED, "the call waited longer than its deadline");
+    db_set_deadline(&w->db, job->deadline_ms);
+    pb_check_error perr;
+    if (pb_check(rt->method->input, job->payload, job->len, &perr) != 0) {
+        if (perr.field[0]) {
+            srv_violation(c, perr.field, "%s", perr.description);
+            return srv_check(c);
+        }
+        return srv_fail(c, CC_INVALID_ARGUMENT, "the payload is not a valid %s: %s",
+                        rt->method->input->name, perr.description);
+    }
+    *in =
+        protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len, job->payload);
+    if (*in == NULL)
+        return srv_fail(c, CC_INVALID_ARGUMENT, "the payload is not a valid %s",
+                        rt->method->input->name);
+    if (db_ensure(&w->db) != 0)
+        return srv_fail(c, CC_UNAVAILABLE, "the database is unavailable");
+    return CC_OK;
+}
+
+/* Who calls: the credential resolved (unless the method is public) and the role checked. */
+static int call_identify(srv_job *job, srv_call *c)
+{
+    if (!(job->route->flags & SRV_PUBLIC) && auth_resolve(c) != CC_OK)
+        return c->code;
+    job->authenticated = c->user.id != 0;
+    if ((job->route->flags & SRV_ADMIN) && srv_require_admin(c) != CC_OK)
+        return c->code;
+    return CC_OK;
+}
+
+static void call_reply(srv_call *c, srv_job *job, const ProtobufCMessage *out, uint64_t start,
+                       int pipelined)
+{
+    if (c->code == CC_OK)
+        c->message = "";
+    pack_reply(c, job, out);
+    if (log_enabled(LOG_DEBUG) || c->code == CC_INTERNAL) {
+        char ms[24], n[12];
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(db_now_ms() - start));
+        snprintf(n, sizeof(n), "%d", pipelined);
+        log_event(c->code == CC_INTERNAL ? LOG_ERROR : LOG_DEBUG, "call", "method", c->method,
+                  "user", c->user.username, "status", cc_code_name(c->code), "ms", ms, "pipeline",
+                  n, NULL);
+    }
+}
+
+static int denied(const srv_call *c)
+{
+    return c->code == CC_PERMISSION_DENIED || c->code == CC_UNAUTHENTICATED;
 }
 
 void srv_exec(srv_worker *w, srv_job *job)
@@ -284,44 +380,14 @@ void srv_exec(srv_worker *w, srv_job *job)
         return;
     }
     const srv_route *rt = job->route;
-    srv_call c = {
-        .arena = &w->arena,
-        .db = &w->db,
-        .cfg = w->cfg,
-        .method = rt->full_name,
-        .source = job->peer,
-        .token = job->token ? job->token : "",
-        .deadline_ms = job->deadline_ms,
-    };
+    srv_call c;
+    call_init(w, job, &c);
     ProtobufCMessage *in = NULL, *out = NULL;
     int in_tx = 0;
     uint64_t start = db_now_ms();
 
-    if (start >= job->deadline_ms) {
-        srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call waited longer than its deadline");
+    if (call_start(w, job, &c, start, &in) != CC_OK)
         goto reply;
-    }
-    db_set_deadline(&w->db, job->deadline_ms);
-    pb_check_error perr;
-    if (pb_check(rt->method->input, job->payload, job->len, &perr) != 0) {
-        if (perr.field[0]) {
-            srv_violation(&c, perr.field, "%s", perr.description);
-            srv_check(&c);
-        } else {
-            srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s: %s",
-                     rt->method->input->name, perr.description);
-        }
-        goto reply;
-    }
-    in = protobuf_c_message_unpack(rt->method->input, arena_pbc(&w->arena), job->len, job->payload);
-    if (in == NULL) {
-        srv_fail(&c, CC_INVALID_ARGUMENT, "the payload is not a valid %s", rt->method->input->name);
-        goto reply;
-    }
-    if (db_ensure(&w->db) != 0) {
-        srv_fail(&c, CC_UNAVAILABLE, "the database is unavailable");
-        goto reply;
-    }
     if (rt->flags & SRV_WRITE) {
         /* The statement timeout keeps a slow write from outliving the client's deadline. */
         char begin[96];
@@ -331,12 +397,9 @@ void srv_exec(srv_worker *w, srv_job *job)
             goto reply;
         in_tx = 1;
     }
-    if (!(rt->flags & SRV_PUBLIC) && auth_resolve(&c) != CC_OK)
+    if (call_identify(job, &c) != CC_OK)
         goto finish;
-    job->authenticated = c.user.id != 0;
     if (set_caller(&c, w, in_tx) != CC_OK)
-        goto finish;
-    if ((rt->flags & SRV_ADMIN) && srv_require_admin(&c) != CC_OK)
         goto finish;
     idem_state idem = idem_claim(&c, job, &out);
     if (c.code != CC_OK || idem == IDEM_REPLAYED)
@@ -368,21 +431,115 @@ finish:
             w->context[0] = '\0';
         c.code = failed;
         c.message = msg;
-        if (failed == CC_PERMISSION_DENIED || failed == CC_UNAUTHENTICATED)
+        if (denied(&c))
             audit_denial(&c);
     }
-    in_tx = 0;
     idem_expire(w);
 
 reply:
-    (void)in_tx;
-    if (c.code == CC_OK)
-        c.message = "";
-    pack_reply(&c, job, out);
-    if (log_enabled(LOG_DEBUG) || c.code == CC_INTERNAL) {
-        char ms[24];
-        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(db_now_ms() - start));
-        log_event(c.code == CC_INTERNAL ? LOG_ERROR : LOG_DEBUG, "call", "method", c.method, "user",
-                  c.user.username, "status", cc_code_name(c.code), "ms", ms, NULL);
+    call_reply(&c, job, out, start, 1);
+}
+
+/*
+ * n one-statement reads in one round trip (see srv_query_method in call.h).
+ * First every call is checked, its caller identified (a credential not yet
+ * cached is looked up now, before the pipeline starts) and its statement
+ * planned and prepared. Then each call's statements go out followed by a sync
+ * point, so that a failing call ends alone: [caller] statement sync, ... The
+ * caller is sent only from the first call whose caller differs from the one
+ * the session has; from there on every call sends its own, because a failed
+ * call's implicit transaction undoes its setting. Last, the results are read
+ * in order and each reply is built.
+ */
+void srv_exec_pipeline(srv_worker *w, srv_job **jobs, int n)
+{
+    arena_reset(&w->arena);
+    srv_call *calls = arena_alloc(&w->arena, sizeof(*calls) * (size_t)n);
+    ProtobufCMessage **in = arena_alloc(&w->arena, sizeof(*in) * (size_t)n);
+    ProtobufCMessage **out = arena_alloc(&w->arena, sizeof(*out) * (size_t)n);
+    srv_query *query = arena_alloc(&w->arena, sizeof(*query) * (size_t)n);
+    int *sends_caller = arena_alloc(&w->arena, sizeof(*sends_caller) * (size_t)n);
+    uint64_t start = db_now_ms(), deadline = 0;
+    int ready = 0;
+
+    for (int i = 0; i < n; i++) {
+        srv_call *c = &calls[i];
+        call_init(w, jobs[i], c);
+        in[i] = out[i] = NULL;
+        memset(&query[i], 0, sizeof(query[i]));
+        sends_caller[i] = 0;
+        if (call_start(w, jobs[i], c, start, &in[i]) != CC_OK ||
+            call_identify(jobs[i], c) != CC_OK ||
+            jobs[i]->route->query->plan(c, in[i], &query[i]) != CC_OK)
+            continue;
+        PGresult *error;
+        if (db_prepare(&w->db, query[i].sql, query[i].nparams, &error) != 0 ||
+            db_prepare(&w->db, set_caller_sql, 3, &error) != 0) {
+            srv_result(c, error);
+            continue;
+        }
+        if (deadline < jobs[i]->deadline_ms)
+            deadline = jobs[i]->deadline_ms;
+        ready++;
     }
+
+    if (ready > 0 && db_pipeline_begin(&w->db) == 0) {
+        /* Waiting ends at the latest deadline: no call fails before its own. */
+        db_set_deadline(&w->db, deadline);
+        char key[sizeof(w->context)], last_key[sizeof(w->context)] = "";
+        int changing = 0;
+        for (int i = 0; i < n; i++) {
+            srv_call *c = &calls[i];
+            if (c->code != CC_OK)
+                continue;
+            caller_key(c, key, sizeof(key));
+            if (changing || !caller_is_set(w, key)) {
+                const char *params[3];
+                caller_params(c, params);
+                db_pipeline_send(&w->db, set_caller_sql, 3, params);
+                sends_caller[i] = changing = 1;
+                memcpy(last_key, key, sizeof(key));
+            }
+            db_pipeline_send(&w->db, query[i].sql, query[i].nparams, query[i].params);
+            db_pipeline_sync(&w->db);
+        }
+        /* Until the results say otherwise, the session's caller is unknown. */
+        if (changing)
+            w->context[0] = '\0';
+        int last_set = 0;
+        for (int i = 0; i < n; i++) {
+            srv_call *c = &calls[i];
+            if (c->code != CC_OK)
+                continue;
+            int statements_ok = 1;
+            if (sends_caller[i] && srv_result(c, db_pipeline_result(&w->db)) == NULL)
+                statements_ok = 0;
+            PGresult *r = srv_result(c, db_pipeline_result(&w->db));
+            if (r == NULL)
+                statements_ok = 0;
+            /* The caller set stays only when all statements of its call succeeded. */
+            if (sends_caller[i])
+                last_set = statements_ok;
+            if (db_pipeline_synced(&w->db) != 0)
+                last_set = 0;
+            if (r != NULL)
+                jobs[i]->route->query->reply(c, in[i], r, &out[i]);
+            if (c->code == CC_OK && out[i] == NULL)
+                srv_fail(c, CC_INTERNAL, "internal error");
+        }
+        db_pipeline_end(&w->db);
+        if (changing && last_set && !db_broken(&w->db))
+            caller_remember(w, last_key);
+    } else if (ready > 0) {
+        for (int i = 0; i < n; i++)
+            if (calls[i].code == CC_OK)
+                srv_fail(&calls[i], CC_UNAVAILABLE, "the database is unavailable");
+    }
+
+    for (int i = 0; i < n; i++)
+        if (denied(&calls[i]))
+            audit_denial(&calls[i]);
+    idem_expire(w);
+    for (int i = 0; i < n; i++)
+        call_reply(&calls[i], jobs[i], out[i], start, n);
 }

@@ -38,6 +38,29 @@ typedef struct {
     int index;
 } worker_arg;
 
+static srv_job *take_head(srv_pool *p)
+{
+    srv_job *job = p->head;
+    p->head = job->next;
+    if (p->head == NULL)
+        p->tail = NULL;
+    p->queued--;
+    job->next = NULL;
+    return job;
+}
+
+static int pipelined(const srv_job *job)
+{
+    return job->task == NULL && job->route != NULL && job->route->query != NULL;
+}
+
+/*
+ * A worker takes the call at the head of the queue. When that is a
+ * one-statement read, it also takes the reads queued right behind it (up to
+ * server.pipeline in all) and sends them to the database as one pipeline,
+ * but leaves one call for every idle worker, so that batching never keeps a
+ * worker waiting while calls queue.
+ */
 static void *worker_main(void *arg)
 {
     worker_arg wa = *(worker_arg *)arg;
@@ -45,33 +68,43 @@ static void *worker_main(void *arg)
     srv_pool *p = wa.pool;
     srv_worker w;
     srv_worker_init(&w, p->cfg, wa.index);
+    srv_job **batch = calloc((size_t)p->cfg->pipeline, sizeof(*batch));
+    if (batch == NULL)
+        abort();
     for (;;) {
         pthread_mutex_lock(&p->mu);
+        p->idle++;
         while (p->head == NULL && !p->stopping)
             pthread_cond_wait(&p->cv, &p->mu);
+        p->idle--;
         if (p->head == NULL && p->stopping) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
-        srv_job *job = p->head;
-        p->head = job->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->queued--;
+        int n = 0;
+        batch[n++] = take_head(p);
+        while (pipelined(batch[0]) && n < p->cfg->pipeline && p->head != NULL &&
+               pipelined(p->head) && p->queued > p->idle)
+            batch[n++] = take_head(p);
         pthread_mutex_unlock(&p->mu);
 
-        job->next = NULL;
-        srv_exec(&w, job);
+        if (n == 1)
+            srv_exec(&w, batch[0]);
+        else
+            srv_exec_pipeline(&w, batch, n);
 
         pthread_mutex_lock(&p->mu);
-        if (p->done_tail)
-            p->done_tail->next = job;
-        else
-            p->done_head = job;
-        p->done_tail = job;
+        for (int i = 0; i < n; i++) {
+            if (p->done_tail)
+                p->done_tail->next = batch[i];
+            else
+                p->done_head = batch[i];
+            p->done_tail = batch[i];
+        }
         pthread_mutex_unlock(&p->mu);
         uv_async_send(&p->async);
     }
+    free(batch);
     srv_worker_destroy(&w);
     return NULL;
 }

@@ -42,6 +42,7 @@ typedef struct srv_pool {
     pthread_cond_t cv;
     srv_job *head, *tail; /* waiting for a worker */
     int queued;
+    int idle;                       /* workers waiting for a call */
     srv_job *done_head, *done_tail; /* finished, waiting for the loop */
     uv_async_t async;
     pthread_t *threads;
@@ -65,5 +66,7 @@ void srv_job_free(srv_job *job);
 /** Runs one job on a worker (exec.c). */
 typedef struct srv_worker srv_worker;
 void srv_exec(srv_worker *w, srv_job *job);
+/** Runs n one-statement reads (their routes have a query) as one database pipeline. */
+void srv_exec_pipeline(srv_worker *w, srv_job **jobs, int n);
 
 #endif

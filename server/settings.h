@@ -21,6 +21,7 @@ typedef struct srv_settings {
     int max_connections;
     int max_inflight; /* calls in flight per connection before reading pauses */
     int max_queue;    /* calls queued for workers before RESOURCE_EXHAUSTED */
+    int pipeline;     /* most queued reads a worker sends to the database together */
     unsigned handshake_timeout;
     unsigned login_timeout; /* a connection with no authenticated call by then is closed */
     unsigned idle_timeout;

@@ -294,11 +294,11 @@ static Concord__V1__Account *load_account(srv_call *c, const char *field, const 
     return account_from_row(c, r, 0);
 }
 
-static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+/* GetAccount is one statement: the account with its scores (one row per
+ * score, or one row with NULL score columns). */
+static int get_account_plan(srv_call *c, const ProtobufCMessage *in, srv_query *q)
 {
     const Concord__V1__GetAccountRequest *req = (const void *)in;
-    /* One round trip: the account with its scores (one row per score, or one
-     * row with NULL score columns). */
     static const char sql[] = "SELECT " ACCOUNT_COLS ", s.criterion, s.score, s.note, s.scored_by,"
                               " extract(epoch from s.scored_at)::text"
                               " FROM accounts a LEFT JOIN icp_scores s ON s.account_id = a.id"
@@ -306,9 +306,16 @@ static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
     int64_t id = srv_parse_id(c, "id", req->id);
     if (srv_check(c) != CC_OK)
         return c->code;
-    PGresult *r = srv_sql(c, sql, 1, srv_i64(c, id));
-    if (r == NULL)
-        return c->code;
+    q->sql = sql;
+    q->nparams = 1;
+    q->params[0] = srv_i64(c, id);
+    return CC_OK;
+}
+
+static int get_account_reply(srv_call *c, const ProtobufCMessage *in, PGresult *r,
+                             ProtobufCMessage **out)
+{
+    const Concord__V1__GetAccountRequest *req = (const void *)in;
     int n = PQntuples(r);
     if (n == 0)
         return srv_fail(c, CC_NOT_FOUND, "account %s not found", req->id);
@@ -330,6 +337,13 @@ static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage
     }
     *out = &a->base;
     return CC_OK;
+}
+
+static const srv_query_method get_account_query = {get_account_plan, get_account_reply};
+
+static int get_account(srv_call *c, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    return srv_run_query(c, &get_account_query, in, out);
 }
 
 /* order_by values and their keyset columns. */
@@ -1102,7 +1116,7 @@ static int bulk_create_accounts(srv_call *c, const ProtobufCMessage *in, Protobu
 
 static const srv_method methods[] = {
     {"CreateAccount", create_account, SRV_WRITE},
-    {"GetAccount", get_account, 0},
+    {"GetAccount", get_account, 0, &get_account_query},
     {"ListAccounts", list_accounts, 0},
     {"UpdateAccount", update_account, SRV_WRITE},
     {"ArchiveAccount", archive_account, SRV_WRITE},
