@@ -37,7 +37,8 @@ void srv_worker_destroy(srv_worker *w)
 static int simple(srv_call *c, const char *sql)
 {
     PGresult *r = db_simple(c->db, sql);
-    int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+    int ok = r != NULL &&
+             (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
     if (!ok) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         int code = (r == NULL && c->db->timed_out)   ? CC_DEADLINE_EXCEEDED
@@ -191,15 +192,19 @@ static void pack_reply(srv_call *c, srv_job *job, const ProtobufCMessage *out)
     f.id = job->frame_id;
     f.kind_case = CONCORD__V1__FRAME__KIND_REPLY;
     f.reply = &reply;
-    if (wire_frame_pack(&f, c->cfg->max_frame, &job->reply, &job->reply_len) == CC_ETOOBIG) {
+    int rc =
+        wire_frame_pack_into(&f, c->cfg->max_frame, &job->reply, &job->reply_cap, &job->reply_len);
+    if (rc == CC_ETOOBIG) {
         st.code = (Concord__V1__Code)CC_RESOURCE_EXHAUSTED;
         st.message = "the reply is larger than the frame limit; ask for a smaller page";
         st.n_field_violations = 0;
         reply.payload.len = 0;
         c->code = CC_RESOURCE_EXHAUSTED;
-        if (wire_frame_pack(&f, c->cfg->max_frame, &job->reply, &job->reply_len) != 0)
-            job->reply = NULL;
+        rc = wire_frame_pack_into(&f, c->cfg->max_frame, &job->reply, &job->reply_cap,
+                                  &job->reply_len);
     }
+    if (rc != 0)
+        job->reply_len = 0;
     job->code = c->code;
 }
 
@@ -283,13 +288,11 @@ static void caller_remember(srv_worker *w, const char *key)
     w->context_gen = w->db.generation;
 }
 
-static int set_caller(srv_call *c, srv_worker *w, int in_tx)
+static int set_caller(srv_call *c, srv_worker *w)
 {
     char key[sizeof(w->context)];
     caller_key(c, key, sizeof(key));
-    /* Inside a transaction the caller is always set: a rollback would undo the
-     * setting, and the next call must not run as whoever came before. */
-    if (!in_tx && caller_is_set(w, key))
+    if (caller_is_set(w, key))
         return CC_OK;
     w->context[0] = '\0';
     const char *params[3];
@@ -298,6 +301,43 @@ static int set_caller(srv_call *c, srv_worker *w, int in_tx)
         return c->code;
     caller_remember(w, key);
     return CC_OK;
+}
+
+/*
+ * A write's transaction: BEGIN, a statement timeout equal to what is left of
+ * the call's deadline (a slow write must not outlive the client's deadline),
+ * and the caller, in one round trip. Inside a transaction the caller is always
+ * set: a rollback undoes the setting, and the next call must not run as
+ * whoever came before.
+ */
+static int begin_as_caller(srv_call *c, srv_worker *w, uint64_t timeout_ms)
+{
+    const char *params[3];
+    caller_params(c, params);
+    char *lit[3];
+    for (int i = 0; i < 3; i++)
+        lit[i] = PQescapeLiteral(w->db.conn, params[i], strlen(params[i]));
+    int code = CC_INTERNAL;
+    if (lit[0] != NULL && lit[1] != NULL && lit[2] != NULL) {
+        const char *sql = arena_printf(
+            c->arena,
+            "BEGIN; SET LOCAL statement_timeout = %llu;"
+            " SELECT set_config('concord.user_id', %s, false),"
+            " set_config('concord.role', %s, false), set_config('concord.department', %s, false)",
+            (unsigned long long)timeout_ms, lit[0], lit[1], lit[2]);
+        w->context[0] = '\0';
+        code = simple(c, sql);
+    } else {
+        srv_fail(c, CC_INTERNAL, "internal error");
+    }
+    for (int i = 0; i < 3; i++)
+        PQfreemem(lit[i]);
+    if (code == CC_OK) {
+        char key[sizeof(w->context)];
+        caller_key(c, key, sizeof(key));
+        caller_remember(w, key);
+    }
+    return code;
 }
 
 static void call_init(srv_worker *w, srv_job *job, srv_call *c)
@@ -388,19 +428,18 @@ void srv_exec(srv_worker *w, srv_job *job)
 
     if (call_start(w, job, &c, start, &in) != CC_OK)
         goto reply;
-    if (rt->flags & SRV_WRITE) {
-        /* The statement timeout keeps a slow write from outliving the client's deadline. */
-        char begin[96];
-        snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL statement_timeout = %llu",
-                 (unsigned long long)(job->deadline_ms - start));
-        if (simple(&c, begin) != CC_OK)
-            goto reply;
-        in_tx = 1;
-    }
+    /* A token not in the cache is looked up (and its last use recorded) before a
+     * write's transaction begins, so that the transaction can begin as the caller. */
     if (call_identify(job, &c) != CC_OK)
         goto finish;
-    if (set_caller(&c, w, in_tx) != CC_OK)
+    if (rt->flags & SRV_WRITE) {
+        /* Set first: a BEGIN whose later statements failed leaves a transaction to roll back. */
+        in_tx = 1;
+        if (begin_as_caller(&c, w, job->deadline_ms - start) != CC_OK)
+            goto finish;
+    } else if (set_caller(&c, w) != CC_OK) {
         goto finish;
+    }
     idem_state idem = idem_claim(&c, job, &out);
     if (c.code != CC_OK || idem == IDEM_REPLAYED)
         goto finish;

@@ -11,9 +11,7 @@ void srv_job_free(srv_job *job)
 {
     if (job == NULL)
         return;
-    free(job->payload);
-    free(job->token);
-    free(job->idempotency_key);
+    free(job->data);
     free(job->reply);
     free(job);
 }

@@ -22,15 +22,18 @@ typedef struct srv_job {
     const srv_route *route; /* the method called, or NULL for a task */
     srv_task_fn task;       /* a scheduler task instead of a call */
     const char *task_name;
-    uint8_t *payload; /* request bytes (owned) */
+    uint8_t *payload; /* request bytes, in data */
     size_t len;
-    char *token;           /* owned; may be NULL */
-    char *idempotency_key; /* owned; may be NULL */
+    char *token;           /* in data; may be NULL */
+    char *idempotency_key; /* in data; may be NULL */
+    uint8_t *data;         /* owned: payload, token and key; reused with data_cap */
+    size_t data_cap;
     char peer[48];
     uint64_t deadline_ms; /* monotonic */
     /* Filled by the worker. */
-    uint8_t *reply; /* the whole framed Reply (owned) */
-    size_t reply_len;
+    uint8_t *reply;   /* the whole framed Reply (owned; reused with reply_cap) */
+    size_t reply_len; /* 0: no reply could be encoded */
+    size_t reply_cap;
     int code;
     int authenticated; /* the call carried a valid credential */
 } srv_job;

@@ -14,6 +14,7 @@
  * disconnected so it cannot make the server buffer without bound.
  */
 #include "server.h"
+#include "arena.h"
 #include "auth.h"
 #include "cc_log.h"
 #include "dispatch.h"
@@ -60,6 +61,12 @@ struct srv_server {
     srv_scheduler scheduler;
     srv_conn *conns; /* every live connection */
     int n_conns;
+    /* The loop thread's per-call memory, reused: each frame is unpacked into
+     * frame_arena (reset at the next frame), and finished jobs wait in
+     * spare_jobs with their buffers for the next calls. */
+    arena frame_arena;
+    srv_job *spare_jobs;
+    int n_spare_jobs;
     int draining;
     int signals; /* termination signals received */
 };
@@ -146,6 +153,52 @@ static void conn_reply_status(srv_conn *c, uint64_t id, int code, const char *ms
     }
 }
 
+/* ---- jobs --------------------------------------------------------------- */
+
+#define SPARE_JOBS_MAX 256
+#define SPARE_BUFFER_MAX (16 * 1024) /* jobs with larger buffers are not kept */
+
+/* A job whose data buffer holds at least size bytes: a spare one when there is. */
+static srv_job *job_get(srv_server *s, size_t size)
+{
+    srv_job *job = s->spare_jobs;
+    if (job != NULL) {
+        s->spare_jobs = job->next;
+        s->n_spare_jobs--;
+        uint8_t *data = job->data, *reply = job->reply;
+        size_t data_cap = job->data_cap, reply_cap = job->reply_cap;
+        memset(job, 0, sizeof(*job));
+        job->data = data;
+        job->data_cap = data_cap;
+        job->reply = reply;
+        job->reply_cap = reply_cap;
+    } else if ((job = calloc(1, sizeof(*job))) == NULL) {
+        return NULL;
+    }
+    if (job->data_cap < size) {
+        uint8_t *grown = realloc(job->data, size);
+        if (grown == NULL) {
+            srv_job_free(job);
+            return NULL;
+        }
+        job->data = grown;
+        job->data_cap = size;
+    }
+    return job;
+}
+
+static void job_put(srv_server *s, srv_job *job)
+{
+    if (s->n_spare_jobs >= SPARE_JOBS_MAX || job->data_cap > SPARE_BUFFER_MAX ||
+        job->reply_cap > SPARE_BUFFER_MAX) {
+        srv_job_free(job);
+        return;
+    }
+    job->next = s->spare_jobs;
+    s->spare_jobs = job;
+    s->n_spare_jobs++;
+}
+
 static void on_job_done(srv_job *job, void *ud)
 {
     srv_conn *c = job->conn;
@@ -161,7 +214,7 @@ static void on_job_done(srv_job *job, void *ud)
             c->authenticated = 1;
             wire_decoder_set_max(&c->dec, s->cfg->max_frame);
         }
-        if (job->reply != NULL)
+        if (job->reply_len > 0)
             conn_write(c, job->reply, job->reply_len);
         else
             conn_close(c, "reply could not be encoded");
@@ -172,15 +225,21 @@ static void on_job_done(srv_job *job, void *ud)
         if (s->draining && c->in_flight == 0)
             conn_close(c, NULL);
     }
-    srv_job_free(job);
+    job_put(s, job);
     conn_maybe_free(c);
 }
 
 /* ---- calls -------------------------------------------------------------- */
 
-static char *dup_or_null(const char *s)
+/* Copies a string into the job's data at *at; NULL for an absent or empty one. */
+static char *job_string(srv_job *job, size_t *at, const char *str, size_t n)
 {
-    return (s && *s) ? strdup(s) : NULL;
+    if (n == 0)
+        return NULL;
+    char *copy = (char *)job->data + *at;
+    memcpy(copy, str, n + 1);
+    *at += n + 1;
+    return copy;
 }
 
 static int on_frame(void *ud, const uint8_t *body, size_t len)
@@ -189,12 +248,10 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
     srv_server *s = c->srv;
     if (c->closing)
         return CC_ECLOSED;
-    Concord__V1__Frame *f = concord__v1__frame__unpack(NULL, len, body);
-    if (f == NULL || f->kind_case != CONCORD__V1__FRAME__KIND_CALL || f->call->method == NULL) {
-        if (f)
-            concord__v1__frame__free_unpacked(f, NULL);
+    arena_reset(&s->frame_arena);
+    Concord__V1__Frame *f = concord__v1__frame__unpack(arena_pbc(&s->frame_arena), len, body);
+    if (f == NULL || f->kind_case != CONCORD__V1__FRAME__KIND_CALL || f->call->method == NULL)
         return CC_EPROTO;
-    }
     Concord__V1__Call *call = f->call;
     c->last_call_at = uv_now(s->loop);
     const srv_route *rt = srv_route_find(call->method);
@@ -205,40 +262,35 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
                     : "unknown method \"%.120s\"",
                  call->method);
         conn_reply_status(c, f->id, CC_UNIMPLEMENTED, msg);
-        concord__v1__frame__free_unpacked(f, NULL);
         return 0;
     }
     if (s->draining) {
         conn_reply_status(c, f->id, CC_UNAVAILABLE, "the server is shutting down; retry");
-        concord__v1__frame__free_unpacked(f, NULL);
         return 0;
     }
-    srv_job *job = calloc(1, sizeof(*job));
-    if (job == NULL) {
-        concord__v1__frame__free_unpacked(f, NULL);
+    /* The request's bytes, token and idempotency key travel in one buffer. */
+    size_t token_len = call->auth_token ? strlen(call->auth_token) : 0;
+    size_t key_len = call->idempotency_key ? strlen(call->idempotency_key) : 0;
+    srv_job *job = job_get(s, call->payload.len + token_len + key_len + 2);
+    if (job == NULL)
         return CC_ENOMEM;
-    }
     job->conn = c;
     job->frame_id = f->id;
     job->route = rt;
     job->len = call->payload.len;
-    job->payload = malloc(job->len ? job->len : 1);
-    if (job->payload && job->len)
+    job->payload = job->data;
+    if (job->len)
         memcpy(job->payload, call->payload.data, job->len);
-    job->token = dup_or_null(call->auth_token);
-    job->idempotency_key = dup_or_null(call->idempotency_key);
+    size_t at = job->len;
+    job->token = job_string(job, &at, call->auth_token, token_len);
+    job->idempotency_key = job_string(job, &at, call->idempotency_key, key_len);
     snprintf(job->peer, sizeof(job->peer), "%s", c->peer);
     uint64_t limit = s->cfg->call_timeout;
     uint64_t want = call->deadline_ms ? call->deadline_ms : limit;
     job->deadline_ms = db_now_ms() + (want < limit ? want : limit);
     uint64_t id = f->id;
-    concord__v1__frame__free_unpacked(f, NULL);
-    if (job->payload == NULL) {
-        srv_job_free(job);
-        return CC_ENOMEM;
-    }
     if (srv_pool_submit(&s->pool, job) != 0) {
-        srv_job_free(job);
+        job_put(s, job);
         conn_reply_status(c, id, CC_RESOURCE_EXHAUSTED, "the server is overloaded; retry later");
         return 0;
     }
@@ -459,6 +511,7 @@ int srv_run(const srv_settings *cfg)
     memset(&s, 0, sizeof(s));
     s.cfg = cfg;
     s.loop = uv_default_loop();
+    arena_init(&s.frame_arena, 4096);
     char err[512];
     int rc = 1;
 
@@ -540,5 +593,11 @@ out:
     uv_walk(s.loop, close_walk, NULL);
     uv_run(s.loop, UV_RUN_NOWAIT);
     SSL_CTX_free(s.ssl_ctx);
+    while (s.spare_jobs != NULL) {
+        srv_job *next = s.spare_jobs->next;
+        srv_job_free(s.spare_jobs);
+        s.spare_jobs = next;
+    }
+    arena_free(&s.frame_arena);
     return rc;
 }

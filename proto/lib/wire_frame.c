@@ -111,20 +111,35 @@ int wire_decoder_feed(wire_decoder *d, const uint8_t *data, size_t len, wire_fra
     return 0;
 }
 
-int wire_frame_pack(const Concord__V1__Frame *f, size_t max_frame, uint8_t **out, size_t *out_len)
+int wire_frame_pack_into(const Concord__V1__Frame *f, size_t max_frame, uint8_t **buf, size_t *cap,
+                         size_t *out_len)
 {
     size_t n = protobuf_c_message_get_packed_size(&f->base);
     if (n > max_frame || n > UINT32_MAX)
         return CC_ETOOBIG;
-    uint8_t *buf = malloc(WIRE_HEADER_SIZE + n);
-    if (buf == NULL)
-        return CC_ENOMEM;
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    protobuf_c_message_pack(&f->base, buf + WIRE_HEADER_SIZE);
-    *out = buf;
+    if (*cap < WIRE_HEADER_SIZE + n) {
+        uint8_t *grown = realloc(*buf, WIRE_HEADER_SIZE + n);
+        if (grown == NULL)
+            return CC_ENOMEM;
+        *buf = grown;
+        *cap = WIRE_HEADER_SIZE + n;
+    }
+    uint8_t *b = *buf;
+    b[0] = (uint8_t)(n >> 24);
+    b[1] = (uint8_t)(n >> 16);
+    b[2] = (uint8_t)(n >> 8);
+    b[3] = (uint8_t)n;
+    protobuf_c_message_pack(&f->base, b + WIRE_HEADER_SIZE);
     *out_len = WIRE_HEADER_SIZE + n;
     return 0;
+}
+
+int wire_frame_pack(const Concord__V1__Frame *f, size_t max_frame, uint8_t **out, size_t *out_len)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = wire_frame_pack_into(f, max_frame, &buf, &cap, out_len);
+    if (rc == 0)
+        *out = buf;
+    return rc;
 }

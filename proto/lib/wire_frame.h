@@ -58,5 +58,12 @@ void wire_decoder_free(wire_decoder *d);
  */
 int wire_frame_pack(const Concord__V1__Frame *f, size_t max_frame, uint8_t **out,
                     size_t *out_len) CC_MUST_CHECK;
+/**
+ * The same into *buf, a malloc'ed buffer of *cap bytes that is grown (realloc)
+ * when too small and otherwise reused; *buf may start NULL with *cap 0. On
+ * failure the buffer is left as it was.
+ */
+int wire_frame_pack_into(const Concord__V1__Frame *f, size_t max_frame, uint8_t **buf, size_t *cap,
+                         size_t *out_len) CC_MUST_CHECK;
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * test_frame.c - the incremental frame decoder: split and merged frames, bad
- * lengths, the limit checked before allocation, and the encoder.
+ * lengths, the limit checked before allocation, and the encoder (also into a
+ * reused buffer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,13 +169,60 @@ static void pack_round_trip(void **state)
     wire_decoder_free(&d);
 }
 
+/* wire_frame_pack_into reuses a buffer that is large enough, grows one that is not, and
+ * leaves it alone when the frame is over the limit. */
+static void pack_into_reuses(void **state)
+{
+    Concord__V1__Frame f = CONCORD__V1__FRAME__INIT;
+    Concord__V1__Call call = CONCORD__V1__CALL__INIT;
+    f.id = 7;
+    f.kind_case = CONCORD__V1__FRAME__KIND_CALL;
+    f.call = &call;
+    call.method = "concord.v1.AccountService/GetAccount";
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    assert_int_equal(wire_frame_pack_into(&f, 1 << 20, &buf, &cap, &len), 0);
+    assert_non_null(buf);
+    assert_int_equal(cap, len);
+    uint8_t *first = buf;
+    size_t small = len;
+
+    call.method = "concord.v1.AccountService/WhoAmI";
+    assert_int_equal(wire_frame_pack_into(&f, 1 << 20, &buf, &cap, &len), 0);
+    assert_ptr_equal(buf, first);
+    assert_int_equal(cap, small);
+    assert_true(len < small);
+    Concord__V1__Frame *g = concord__v1__frame__unpack(NULL, len - 4, buf + 4);
+    assert_non_null(g);
+    assert_string_equal(g->call->method, "concord.v1.AccountService/WhoAmI");
+    concord__v1__frame__free_unpacked(g, NULL);
+
+    char big[300];
+    memset(big, 'm', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    call.method = big;
+    assert_int_equal(wire_frame_pack_into(&f, 1 << 20, &buf, &cap, &len), 0);
+    assert_true(cap >= len && len > sizeof(big));
+    g = concord__v1__frame__unpack(NULL, len - 4, buf + 4);
+    assert_non_null(g);
+    assert_string_equal(g->call->method, big);
+    concord__v1__frame__free_unpacked(g, NULL);
+
+    uint8_t *grown = buf;
+    size_t grown_cap = cap;
+    assert_int_equal(wire_frame_pack_into(&f, 16, &buf, &cap, &len), CC_ETOOBIG);
+    assert_ptr_equal(buf, grown);
+    assert_int_equal(cap, grown_cap);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(byte_by_byte),       cmocka_unit_test(merged_frames),
         cmocka_unit_test(split_across_reads), cmocka_unit_test(limit_and_over),
         cmocka_unit_test(huge_prefix),        cmocka_unit_test(callback_error_stops),
-        cmocka_unit_test(pack_round_trip),
+        cmocka_unit_test(pack_round_trip),    cmocka_unit_test(pack_into_reuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
