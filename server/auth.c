@@ -61,10 +61,27 @@ void auth_token_new(const char *prefix, char out[AUTH_TOKEN_MAX])
     snprintf(out, AUTH_TOKEN_MAX, "%s%s", prefix, b64);
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 of a token. OpenSSL 3's SHA256() looks the algorithm up again on
+ * every call (a lock and allocations); here it is looked up once. */
+static void token_sha256(const char *token, uint8_t md[SHA256_DIGEST_LENGTH])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (sha256_md == NULL || !EVP_Digest(token, strlen(token), md, NULL, sha256_md, NULL))
+        SHA256((const unsigned char *)token, strlen(token), md);
+}
+
 void auth_token_hash_param(const char *token, char out[80])
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), md);
+    token_sha256(token, md);
     static const char hex[] = "0123456789abcdef";
     out[0] = '\\';
     out[1] = 'x';
@@ -186,7 +203,7 @@ int auth_resolve(srv_call *c)
         return srv_fail(c, CC_UNAUTHENTICATED, "the token is not valid");
     cache_entry e;
     memset(&e, 0, sizeof(e));
-    SHA256((const unsigned char *)c->token, strlen(c->token), e.hash);
+    token_sha256(c->token, e.hash);
     if (cache_get(e.hash, &e)) {
         fill_user(c, &e);
         return CC_OK;
