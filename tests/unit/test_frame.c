@@ -141,14 +141,22 @@ static void callback_error_stops(void **state)
     wire_decoder_free(&d);
 }
 
+/* A Call frame for GetAccount. */
+static void call_frame(Concord__V1__Frame *f, Concord__V1__Call *call, uint64_t id)
+{
+    concord__v1__frame__init(f);
+    concord__v1__call__init(call);
+    f->id = id;
+    f->kind_case = CONCORD__V1__FRAME__KIND_CALL;
+    f->call = call;
+    call->method = "concord.v1.AccountService/GetAccount";
+}
+
 static void pack_round_trip(void **state)
 {
-    Concord__V1__Frame f = CONCORD__V1__FRAME__INIT;
-    Concord__V1__Call call = CONCORD__V1__CALL__INIT;
-    f.id = 42;
-    f.kind_case = CONCORD__V1__FRAME__KIND_CALL;
-    f.call = &call;
-    call.method = "concord.v1.AccountService/GetAccount";
+    Concord__V1__Frame f;
+    Concord__V1__Call call;
+    call_frame(&f, &call, 42);
     uint8_t *out;
     size_t len;
     assert_int_equal(wire_frame_pack(&f, 1 << 20, &out, &len), 0);
@@ -173,12 +181,9 @@ static void pack_round_trip(void **state)
  * leaves it alone when the frame is over the limit. */
 static void pack_into_reuses(void **state)
 {
-    Concord__V1__Frame f = CONCORD__V1__FRAME__INIT;
-    Concord__V1__Call call = CONCORD__V1__CALL__INIT;
-    f.id = 7;
-    f.kind_case = CONCORD__V1__FRAME__KIND_CALL;
-    f.call = &call;
-    call.method = "concord.v1.AccountService/GetAccount";
+    Concord__V1__Frame f;
+    Concord__V1__Call call;
+    call_frame(&f, &call, 7);
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
     assert_int_equal(wire_frame_pack_into(&f, 1 << 20, &buf, &cap, &len), 0);
