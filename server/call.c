@@ -109,6 +109,11 @@ PGresult *srv_result(srv_call *c, PGresult *r)
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
+    if (st == PGRES_PIPELINE_ABORTED) {
+        /* An earlier statement of the call failed; its failure is the one recorded. */
+        srv_fail(c, CC_INTERNAL, "internal error");
+        return NULL;
+    }
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     int code = db_broken(c->db) ? CC_UNAVAILABLE : srv_sqlstate_code(state);
     const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);

@@ -435,7 +435,13 @@ void srv_exec(srv_worker *w, srv_job *job)
     if (rt->flags & SRV_WRITE) {
         /* Set first: a BEGIN whose later statements failed leaves a transaction to roll back. */
         in_tx = 1;
-        if (begin_as_caller(&c, w, job->deadline_ms - start) != CC_OK)
+        /* The token's look-up took some of the call's time: the timeout is what is left. */
+        uint64_t now = db_now_ms();
+        if (now >= job->deadline_ms) {
+            srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call took longer than its deadline");
+            goto finish;
+        }
+        if (begin_as_caller(&c, w, job->deadline_ms - now) != CC_OK)
             goto finish;
     } else if (set_caller(&c, w) != CC_OK) {
         goto finish;

@@ -49,7 +49,8 @@ static srv_job *take_head(srv_pool *p)
 
 static int pipelined(const srv_job *job)
 {
-    return job->task == NULL && job->route != NULL && job->route->query != NULL;
+    return job->task == NULL && job->route != NULL && job->route->query != NULL &&
+           !(job->route->flags & SRV_WRITE);
 }
 
 /*
