@@ -208,50 +208,6 @@ static void pack_reply(srv_call *c, srv_job *job, const ProtobufCMessage *out)
     job->code = c->code;
 }
 
-/* A scheduler task: the system as caller, no request, no reply. */
-static void exec_task(srv_worker *w, srv_job *job)
-{
-    srv_call c = {
-        .arena = &w->arena,
-        .db = &w->db,
-        .cfg = w->cfg,
-        .method = job->task_name,
-        .source = "concordd",
-        .deadline_ms = job->deadline_ms,
-    };
-    c.user.role = "admin";
-    c.user.department = "";
-    c.user.username = "concordd";
-    db_set_deadline(&w->db, job->deadline_ms);
-    if (db_ensure(&w->db) != 0) {
-        job->code = CC_UNAVAILABLE;
-        return;
-    }
-    char begin[200];
-    snprintf(
-        begin, sizeof(begin),
-        "BEGIN; SET LOCAL statement_timeout = %llu;"
-        " SELECT set_config('concord.user_id', '0', true),"
-        " set_config('concord.role', 'admin', true), set_config('concord.department', '', true)",
-        (unsigned long long)(job->deadline_ms - db_now_ms()));
-    PGresult *r = db_simple(&w->db, begin);
-    int ok = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK;
-    PQclear(r);
-    if (ok && job->task(&c) == CC_OK && c.code == CC_OK) {
-        simple(&c, "COMMIT");
-    } else {
-        int failed = c.code ? c.code : CC_UNAVAILABLE;
-        c.code = CC_OK;
-        if (!db_broken(&w->db))
-            simple(&c, "ROLLBACK");
-        c.code = failed;
-    }
-    job->code = c.code;
-    if (c.code != CC_OK)
-        log_event(LOG_WARN, "task_failed", "task", job->task_name, "status", cc_code_name(c.code),
-                  "error", c.message, NULL);
-}
-
 /*
  * The caller for row-level security is a session setting (not SET LOCAL) so
  * that a read call by the same user as the previous call on this connection
@@ -270,11 +226,9 @@ static void caller_params(const srv_call *c, const char *params[3])
     params[2] = c->user.id ? c->user.department : "";
 }
 
-static void caller_key(const srv_call *c, char *key, size_t size)
+static void caller_key(const char *const params[3], char *key, size_t size)
 {
-    const char *p[3];
-    caller_params(c, p);
-    snprintf(key, size, "%s|%s|%s", p[0], p[1], p[2]);
+    snprintf(key, size, "%s|%s|%s", params[0], params[1], params[2]);
 }
 
 static int caller_is_set(const srv_worker *w, const char *key)
@@ -290,13 +244,13 @@ static void caller_remember(srv_worker *w, const char *key)
 
 static int set_caller(srv_call *c, srv_worker *w)
 {
+    const char *params[3];
+    caller_params(c, params);
     char key[sizeof(w->context)];
-    caller_key(c, key, sizeof(key));
+    caller_key(params, key, sizeof(key));
     if (caller_is_set(w, key))
         return CC_OK;
     w->context[0] = '\0';
-    const char *params[3];
-    caller_params(c, params);
     if (srv_sqlv(c, set_caller_sql, 3, params) == NULL)
         return c->code;
     caller_remember(w, key);
@@ -304,20 +258,19 @@ static int set_caller(srv_call *c, srv_worker *w)
 }
 
 /*
- * A write's transaction: BEGIN, a statement timeout equal to what is left of
- * the call's deadline (a slow write must not outlive the client's deadline),
- * and the caller, in one round trip. Inside a transaction the caller is always
- * set: a rollback undoes the setting, and the next call must not run as
- * whoever came before.
+ * A transaction that begins as the given caller (params as caller_params
+ * gives them): BEGIN, a statement timeout equal to what is left of the
+ * deadline (a slow write must not outlive the client's deadline), and the
+ * caller, in one round trip. Inside a transaction the caller is always set:
+ * a rollback undoes the setting, and the next call must not run as whoever
+ * came before.
  */
-static int begin_as_caller(srv_call *c, srv_worker *w, uint64_t timeout_ms)
+static int begin_as(srv_call *c, srv_worker *w, uint64_t timeout_ms, const char *const params[3])
 {
-    const char *params[3];
-    caller_params(c, params);
     char *lit[3];
     for (int i = 0; i < 3; i++)
         lit[i] = PQescapeLiteral(w->db.conn, params[i], strlen(params[i]));
-    int code = CC_INTERNAL;
+    int code;
     if (lit[0] != NULL && lit[1] != NULL && lit[2] != NULL) {
         const char *sql = arena_printf(
             c->arena,
@@ -328,16 +281,56 @@ static int begin_as_caller(srv_call *c, srv_worker *w, uint64_t timeout_ms)
         w->context[0] = '\0';
         code = simple(c, sql);
     } else {
-        srv_fail(c, CC_INTERNAL, "internal error");
+        code = srv_fail(c, CC_INTERNAL, "internal error");
     }
     for (int i = 0; i < 3; i++)
         PQfreemem(lit[i]);
     if (code == CC_OK) {
         char key[sizeof(w->context)];
-        caller_key(c, key, sizeof(key));
+        caller_key(params, key, sizeof(key));
         caller_remember(w, key);
     }
     return code;
+}
+
+/* A scheduler task: the system as caller (user id 0, an admin), no request, no reply. */
+static void exec_task(srv_worker *w, srv_job *job)
+{
+    static const char *const system_caller[3] = {"0", "admin", ""};
+    srv_call c = {
+        .arena = &w->arena,
+        .db = &w->db,
+        .cfg = w->cfg,
+        .method = job->task_name,
+        .source = "concordd",
+        .deadline_ms = job->deadline_ms,
+    };
+    c.user.role = "admin";
+    c.user.department = "";
+    c.user.username = "concordd";
+    db_set_deadline(&w->db, job->deadline_ms);
+    uint64_t now = db_now_ms();
+    if (now >= job->deadline_ms || db_ensure(&w->db) != 0) {
+        job->code = CC_UNAVAILABLE;
+        return;
+    }
+    if (begin_as(&c, w, job->deadline_ms - now, system_caller) == CC_OK && job->task(&c) == CC_OK &&
+        c.code == CC_OK) {
+        simple(&c, "COMMIT");
+    } else {
+        int failed = c.code ? c.code : CC_UNAVAILABLE;
+        c.code = CC_OK;
+        if (!db_broken(&w->db))
+            simple(&c, "ROLLBACK");
+        c.code = failed;
+    }
+    /* A commit keeps the system as the session's caller, a rollback undoes it. */
+    if (c.code != CC_OK)
+        w->context[0] = '\0';
+    job->code = c.code;
+    if (c.code != CC_OK)
+        log_event(LOG_WARN, "task_failed", "task", job->task_name, "status", cc_code_name(c.code),
+                  "error", c.message, NULL);
 }
 
 static void call_init(srv_worker *w, srv_job *job, srv_call *c)
@@ -441,7 +434,9 @@ void srv_exec(srv_worker *w, srv_job *job)
             srv_fail(&c, CC_DEADLINE_EXCEEDED, "the call took longer than its deadline");
             goto finish;
         }
-        if (begin_as_caller(&c, w, job->deadline_ms - now) != CC_OK)
+        const char *params[3];
+        caller_params(&c, params);
+        if (begin_as(&c, w, job->deadline_ms - now, params) != CC_OK)
             goto finish;
     } else if (set_caller(&c, w) != CC_OK) {
         goto finish;
@@ -537,10 +532,10 @@ void srv_exec_pipeline(srv_worker *w, srv_job **jobs, int n)
             srv_call *c = &calls[i];
             if (c->code != CC_OK)
                 continue;
-            caller_key(c, key, sizeof(key));
+            const char *params[3];
+            caller_params(c, params);
+            caller_key(params, key, sizeof(key));
             if (changing || !caller_is_set(w, key)) {
-                const char *params[3];
-                caller_params(c, params);
                 db_pipeline_send(&w->db, set_caller_sql, 3, params);
                 sends_caller[i] = changing = 1;
                 memcpy(last_key, key, sizeof(key));

@@ -288,10 +288,9 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
     uint64_t limit = s->cfg->call_timeout;
     uint64_t want = call->deadline_ms ? call->deadline_ms : limit;
     job->deadline_ms = db_now_ms() + (want < limit ? want : limit);
-    uint64_t id = f->id;
     if (srv_pool_submit(&s->pool, job) != 0) {
         job_put(s, job);
-        conn_reply_status(c, id, CC_RESOURCE_EXHAUSTED, "the server is overloaded; retry later");
+        conn_reply_status(c, f->id, CC_RESOURCE_EXHAUSTED, "the server is overloaded; retry later");
         return 0;
     }
     c->in_flight++;
