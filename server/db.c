@@ -129,6 +129,28 @@ static int wait_readable(srv_db *db)
     }
 }
 
+/* The next result of what was sent into *out (NULL ends a statement's results).
+ * -1 when the connection failed or the deadline passed (then it is dropped). */
+static int next_result(srv_db *db, PGresult **out)
+{
+    *out = NULL;
+    if (db->conn == NULL)
+        return -1;
+    while (PQisBusy(db->conn)) {
+        if (wait_readable(db) != 0) {
+            db->timed_out = 1;
+            drop_conn(db);
+            return -1;
+        }
+        if (!PQconsumeInput(db->conn)) {
+            drop_conn(db);
+            return -1;
+        }
+    }
+    *out = PQgetResult(db->conn);
+    return 0;
+}
+
 /* Collects the results of what was sent: the first error if any, else the
  * last result (a COPY IN state is returned as soon as it is reached). NULL
  * when the connection failed or the deadline passed (then it is dropped). */
@@ -136,19 +158,11 @@ static PGresult *collect(srv_db *db)
 {
     PGresult *keep = NULL;
     for (;;) {
-        while (PQisBusy(db->conn)) {
-            if (wait_readable(db) != 0) {
-                db->timed_out = 1;
-                PQclear(keep);
-                drop_conn(db);
-                return NULL;
-            }
-            if (!PQconsumeInput(db->conn)) {
-                PQclear(keep);
-                return NULL;
-            }
+        PGresult *r;
+        if (next_result(db, &r) != 0) {
+            PQclear(keep);
+            return NULL;
         }
-        PGresult *r = PQgetResult(db->conn);
         if (r == NULL)
             break;
         ExecStatusType st = PQresultStatus(r);
@@ -234,28 +248,6 @@ int db_pipeline_sync(srv_db *db)
         return 0;
     drop_conn(db);
     return -1;
-}
-
-/* The next result in the pipeline into *out (NULL ends a statement's results).
- * -1 when the connection failed or the deadline passed (then it is dropped). */
-static int next_result(srv_db *db, PGresult **out)
-{
-    *out = NULL;
-    if (db->conn == NULL)
-        return -1;
-    while (PQisBusy(db->conn)) {
-        if (wait_readable(db) != 0) {
-            db->timed_out = 1;
-            drop_conn(db);
-            return -1;
-        }
-        if (!PQconsumeInput(db->conn)) {
-            drop_conn(db);
-            return -1;
-        }
-    }
-    *out = PQgetResult(db->conn);
-    return 0;
 }
 
 PGresult *db_pipeline_result(srv_db *db)
