@@ -313,24 +313,27 @@ static int bio_oversized(BIO *bio, size_t keep)
     return bm->max > keep;
 }
 
+/* A new, empty memory BIO to put in place of bio when bio is emptied and holds a
+ * buffer larger than keep bytes; NULL to keep bio. */
+static BIO *bio_replacement(BIO *bio, size_t keep)
+{
+    return bio_oversized(bio, keep) ? BIO_new(BIO_s_mem()) : NULL;
+}
+
 /* Replaces emptied, oversized memory BIOs (see the invariants above). */
 static void shrink_bios(tls_stream *s)
 {
     size_t keep = s->bios_trimmed ? TLS_BIO_KEEP : TLS_BIO_KEEP_IDLE;
     s->bios_trimmed = 1;
-    if (bio_oversized(s->rbio, keep)) {
-        BIO *b = BIO_new(BIO_s_mem());
-        if (b != NULL) {
-            SSL_set0_rbio(s->ssl, b); /* frees the old one */
-            s->rbio = b;
-        }
+    BIO *b = bio_replacement(s->rbio, keep);
+    if (b != NULL) {
+        SSL_set0_rbio(s->ssl, b); /* frees the old one */
+        s->rbio = b;
     }
-    if (bio_oversized(s->wbio, keep)) {
-        BIO *b = BIO_new(BIO_s_mem());
-        if (b != NULL) {
-            SSL_set0_wbio(s->ssl, b);
-            s->wbio = b;
-        }
+    b = bio_replacement(s->wbio, keep);
+    if (b != NULL) {
+        SSL_set0_wbio(s->ssl, b);
+        s->wbio = b;
     }
 }
 
