@@ -219,9 +219,8 @@ static void create_validates_and_adds_the_creator(void **state)
     assert_int_equal(code, CC_OK);
     assert_string_equal(got->subject, "Quarterly review");
     g.id = "999999999";
-    code = itest_call_kept(c, "concord.v1.ActivityService/GetActivity", &g,
-                           &concord__v1__activity__descriptor, NULL, &st);
-    assert_int_equal(code, CC_NOT_FOUND);
+    itest_keep(itest_expect(c, "concord.v1.ActivityService/GetActivity", &g,
+                            &concord__v1__activity__descriptor, CC_NOT_FOUND));
 
     PGconn *pg = itest_pg_superuser();
     assert_int_equal(itest_sql_count(pg,
@@ -459,9 +458,8 @@ static void timeline_merges_and_pages(void **state)
     up.account = &change;
     up.update_mask = &mask;
     up.version = 1;
-    code = itest_call_kept(c, "concord.v1.AccountService/UpdateAccount", &up,
-                           &concord__v1__account__descriptor, NULL, &st);
-    assert_int_equal(code, CC_OK);
+    itest_keep(itest_expect(c, "concord.v1.AccountService/UpdateAccount", &up,
+                            &concord__v1__account__descriptor, CC_OK));
 
     act_buf b;
     create_act(
@@ -579,9 +577,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     g.id = made->id;
 
     cc_conn *o = itest_connect(out_user.token);
-    code = itest_call_kept(o, "concord.v1.ActivityService/GetActivity", &g,
-                           &concord__v1__activity__descriptor, NULL, &st);
-    assert_int_equal(code, CC_NOT_FOUND);
+    itest_keep(itest_expect(o, "concord.v1.ActivityService/GetActivity", &g,
+                            &concord__v1__activity__descriptor, CC_NOT_FOUND));
     list_acts(o, acc, 0, NULL, 0, NULL, &code);
     assert_int_equal(code, CC_NOT_FOUND);
     timeline(o, acc, NULL, 0, 0, NULL, &code);
@@ -592,9 +589,8 @@ static void outsiders_see_nothing_and_readers_cannot_write(void **state)
     cc_conn_free(o);
 
     cc_conn *r = itest_connect(reader_user.token);
-    code = itest_call_kept(r, "concord.v1.ActivityService/GetActivity", &g,
-                           &concord__v1__activity__descriptor, NULL, &st);
-    assert_int_equal(code, CC_OK);
+    itest_keep(itest_expect(r, "concord.v1.ActivityService/GetActivity", &g,
+                            &concord__v1__activity__descriptor, CC_OK));
     assert_int_equal(count_acts(r, acc), 1);
     Concord__V1__GetAccountTimelineResponse *t = timeline(r, acc, NULL, 0, 0, NULL, &code);
     assert_int_equal(code, CC_OK);

@@ -223,9 +223,8 @@ static void contracts_drive_the_stored_stage(void **state)
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
     cancel.version = 1;
-    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_ABORTED);
+    itest_keep(itest_expect(rep.conn, SVC "CancelContract", &cancel,
+                            &concord__v1__contract__descriptor, CC_ABORTED));
     cancel.version = 2;
     Concord__V1__Contract *cancelled;
     assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
@@ -242,9 +241,8 @@ static void contracts_drive_the_stored_stage(void **state)
     /* A cancelled contract cannot be changed. */
     up.version = 3;
     change.end_date = (char *)day_from_today(400);
-    assert_int_equal(itest_call_kept(rep.conn, SVC "UpdateContract", &up,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_FAILED_PRECONDITION);
+    itest_keep(itest_expect(rep.conn, SVC "UpdateContract", &up, &concord__v1__contract__descriptor,
+                            CC_FAILED_PRECONDITION));
 
     /* Every transition was recorded, oldest first, with a reason. */
     Concord__V1__Lifecycle *lc = lifecycle(rep.conn, acc, "");
@@ -324,9 +322,8 @@ static void invalid_fields_are_named(void **state)
     k.account_id = acc;
     k.end_date = "2026-01-15";
     k.n_products = 0;
-    assert_int_equal(itest_call_kept(rep.conn, SVC "CreateContract", &req,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_OK);
+    itest_keep(itest_expect(rep.conn, SVC "CreateContract", &req,
+                            &concord__v1__contract__descriptor, CC_OK));
     Concord__V1__GetLifecycleRequest lr = CONCORD__V1__GET_LIFECYCLE_REQUEST__INIT;
     lr.account_id = acc;
     lr.as_of = "2026-13-01";
@@ -458,9 +455,8 @@ static void renewals_in_a_window(void **state)
     /* Cancelled contracts are not up for renewal; outsiders see none of these. */
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = b->id;
-    assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_OK);
+    itest_keep(itest_expect(rep.conn, SVC "CancelContract", &cancel,
+                            &concord__v1__contract__descriptor, CC_OK));
     req.within_days = 90;
     assert_int_equal(itest_call_kept(rep.conn, SVC "ListRenewals", &req,
                                      &concord__v1__list_renewals_response__descriptor, &resp, &st),
@@ -494,19 +490,16 @@ static void outsiders_and_readers(void **state)
     /* An outsider: every read and write is NOT_FOUND, lists are empty. */
     Concord__V1__GetContractRequest g = CONCORD__V1__GET_CONTRACT_REQUEST__INIT;
     g.id = k->id;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetContract", &g,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "GetContract", &g,
+                            &concord__v1__contract__descriptor, CC_NOT_FOUND));
     Concord__V1__ListContractsRequest lc = CONCORD__V1__LIST_CONTRACTS_REQUEST__INIT;
     lc.account_id = acc;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListContracts", &lc,
-                                     &concord__v1__list_contracts_response__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "ListContracts", &lc,
+                            &concord__v1__list_contracts_response__descriptor, CC_NOT_FOUND));
     Concord__V1__GetLifecycleRequest gl = CONCORD__V1__GET_LIFECYCLE_REQUEST__INIT;
     gl.account_id = acc;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetLifecycle", &gl,
-                                     &concord__v1__lifecycle__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "GetLifecycle", &gl,
+                            &concord__v1__lifecycle__descriptor, CC_NOT_FOUND));
     assert_int_equal(create_contract(outsider.conn, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_NOT_FOUND);
     Concord__V1__UpdateContractRequest up = CONCORD__V1__UPDATE_CONTRACT_REQUEST__INIT;
@@ -520,33 +513,27 @@ static void outsiders_and_readers(void **state)
     up.contract = &change;
     up.update_mask = &mask;
     up.version = 1;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "UpdateContract", &up,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "UpdateContract", &up,
+                            &concord__v1__contract__descriptor, CC_NOT_FOUND));
     Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
     cancel.id = k->id;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "CancelContract", &cancel,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "CancelContract", &cancel,
+                            &concord__v1__contract__descriptor, CC_NOT_FOUND));
     Concord__V1__GetHandoverRequest gh = CONCORD__V1__GET_HANDOVER_REQUEST__INIT;
     gh.id = made->id;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "GetHandover", &gh,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "GetHandover", &gh,
+                            &concord__v1__handover__descriptor, CC_NOT_FOUND));
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "AcknowledgeHandover", &ack,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "AcknowledgeHandover", &ack,
+                            &concord__v1__handover__descriptor, CC_NOT_FOUND));
     Concord__V1__ListHandoversRequest lh = CONCORD__V1__LIST_HANDOVERS_REQUEST__INIT;
     lh.account_id = acc;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "ListHandovers", &lh,
-                                     &concord__v1__list_handovers_response__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "ListHandovers", &lh,
+                            &concord__v1__list_handovers_response__descriptor, CC_NOT_FOUND));
     h.to_user_id = csm.id;
-    assert_int_equal(itest_call_kept(outsider.conn, SVC "CreateHandover", &hr,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_NOT_FOUND);
+    itest_keep(itest_expect(outsider.conn, SVC "CreateHandover", &hr,
+                            &concord__v1__handover__descriptor, CC_NOT_FOUND));
     Concord__V1__ListRenewalsRequest rr = CONCORD__V1__LIST_RENEWALS_REQUEST__INIT;
     rr.as_of = "2026-12-01";
     Concord__V1__ListRenewalsResponse *renewals;
@@ -571,31 +558,25 @@ static void outsiders_and_readers(void **state)
                                       CONCORD__V1__TEAM_ROLE__DELIVERY_LEAD,
                                       CONCORD__V1__ACCESS_LEVEL__READ),
                      CC_OK);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "GetContract", &g,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_OK);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "GetLifecycle", &gl,
-                                     &concord__v1__lifecycle__descriptor, NULL, &st),
-                     CC_OK);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "GetHandover", &gh,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_OK);
+    itest_keep(itest_expect(reader.conn, SVC "GetContract", &g, &concord__v1__contract__descriptor,
+                            CC_OK));
+    itest_keep(itest_expect(reader.conn, SVC "GetLifecycle", &gl,
+                            &concord__v1__lifecycle__descriptor, CC_OK));
+    itest_keep(itest_expect(reader.conn, SVC "GetHandover", &gh, &concord__v1__handover__descriptor,
+                            CC_OK));
     assert_int_equal(create_contract(reader.conn, acc, "2027-01-15", "2028-01-14", NULL),
                      CC_PERMISSION_DENIED);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "UpdateContract", &up,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "CancelContract", &cancel,
-                                     &concord__v1__contract__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(itest_call_kept(reader.conn, SVC "CreateHandover", &hr,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
+    itest_keep(itest_expect(reader.conn, SVC "UpdateContract", &up,
+                            &concord__v1__contract__descriptor, CC_PERMISSION_DENIED));
+    itest_keep(itest_expect(reader.conn, SVC "CancelContract", &cancel,
+                            &concord__v1__contract__descriptor, CC_PERMISSION_DENIED));
+    itest_keep(itest_expect(reader.conn, SVC "CreateHandover", &hr,
+                            &concord__v1__handover__descriptor, CC_PERMISSION_DENIED));
     /* Refreshing stages is for admins. */
     Concord__V1__RefreshStagesRequest rs = CONCORD__V1__REFRESH_STAGES_REQUEST__INIT;
-    assert_int_equal(itest_call_kept(rep.conn, SVC "RefreshStages", &rs,
-                                     &concord__v1__refresh_stages_response__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
+    itest_keep(itest_expect(rep.conn, SVC "RefreshStages", &rs,
+                            &concord__v1__refresh_stages_response__descriptor,
+                            CC_PERMISSION_DENIED));
 
     /* Row-level security underneath: SQL as the application role with a caller set. */
     PGconn *pg = PQconnectdb(itest_env("CONCORD_DB_URL"));
@@ -713,20 +694,17 @@ static void handover_moves_ownership(void **state)
     /* Only the receiver acknowledges, once. */
     Concord__V1__AcknowledgeHandoverRequest ack = CONCORD__V1__ACKNOWLEDGE_HANDOVER_REQUEST__INIT;
     ack.id = made->id;
-    assert_int_equal(itest_call_kept(rep.conn, SVC "AcknowledgeHandover", &ack,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
-    assert_int_equal(itest_call_kept(admin.conn, SVC "AcknowledgeHandover", &ack,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_PERMISSION_DENIED);
+    itest_keep(itest_expect(rep.conn, SVC "AcknowledgeHandover", &ack,
+                            &concord__v1__handover__descriptor, CC_PERMISSION_DENIED));
+    itest_keep(itest_expect(admin.conn, SVC "AcknowledgeHandover", &ack,
+                            &concord__v1__handover__descriptor, CC_PERMISSION_DENIED));
     Concord__V1__Handover *acked;
     assert_int_equal(itest_call_kept(csm.conn, SVC "AcknowledgeHandover", &ack,
                                      &concord__v1__handover__descriptor, &acked, &st),
                      CC_OK);
     assert_non_null(acked->acknowledge_time);
-    assert_int_equal(itest_call_kept(csm.conn, SVC "AcknowledgeHandover", &ack,
-                                     &concord__v1__handover__descriptor, NULL, &st),
-                     CC_FAILED_PRECONDITION);
+    itest_keep(itest_expect(csm.conn, SVC "AcknowledgeHandover", &ack,
+                            &concord__v1__handover__descriptor, CC_FAILED_PRECONDITION));
 
     /* Ownership moved to the receiver; the previous owner stays on the team with edit. */
     Concord__V1__Account *a = get_account(csm.conn, acc);
@@ -770,9 +748,8 @@ static void handover_moves_ownership(void **state)
     for (size_t i = 0; i < contracts->n_contracts; i++) {
         Concord__V1__CancelContractRequest cancel = CONCORD__V1__CANCEL_CONTRACT_REQUEST__INIT;
         cancel.id = contracts->contracts[i]->id;
-        assert_int_equal(itest_call_kept(rep.conn, SVC "CancelContract", &cancel,
-                                         &concord__v1__contract__descriptor, NULL, &st),
-                         CC_OK);
+        itest_keep(itest_expect(rep.conn, SVC "CancelContract", &cancel,
+                                &concord__v1__contract__descriptor, CC_OK));
         /* The first cancel leaves an upcoming contract: still a handover, still the CSM's. */
         if (i == 0)
             assert_string_equal(get_account(rep.conn, acc)->owner_id, csm.id);
