@@ -30,15 +30,6 @@ port_in_use() {
     [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
 }
 
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + ((RANDOM << 15) | RANDOM) % 40001))
-        port_in_use "$port" || { echo "$port"; return 0; }
-    done
-    return 1
-}
-
 value() {
     { grep -oE "(^| )$1=[^ ]*" "$2" || true; } | head -n 1 | sed -E "s/^ ?$1=//"
 }

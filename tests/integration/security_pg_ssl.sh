@@ -41,18 +41,6 @@ as_owner() {
     fi
 }
 
-free_port() {
-    local i port
-    for i in $(seq 1 100); do
-        port=$((20000 + ((RANDOM << 15) | RANDOM) % 40001))
-        if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
 [ "$(id -u)" -ne 0 ] || chmod 0755 "$pgdir"
 pgport=$(free_port) || fail "no free port"
 "$CONCORD_SOURCE_DIR/deploy/pgcluster" init "$pgdir" --port "$pgport" >"$tmp/pgcluster.log" 2>&1 ||

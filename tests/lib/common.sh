@@ -32,6 +32,7 @@
 #   restart_concordd [FLAGS...]             restart concordd on the same port with the same
 #                                           config (FLAGS are added for this run only)
 #   test_tmpdir                             a fresh directory, removed when the script ends
+#   free_port                               a TCP port nothing on this machine uses now
 # Speed:
 #   slow_s SECONDS                          SECONDS times CONCORD_TEST_SLOW (see below)
 
@@ -42,6 +43,32 @@ _ct_fail=0
 _ct_skip=0
 _ct_num=0
 last_output=""
+
+# A TCP port that no socket on this machine uses now, for a server the script starts. It is
+# taken below the kernel's range of ephemeral ports: a port inside it may become the local
+# end of some outgoing connection before the server binds it (the benchmarks open tens of
+# thousands of connections), and PostgreSQL then fails with "Address already in use".
+free_port() {
+    local lo=10000 hi=32767 eph_lo eph_hi i port
+    if read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null; then
+        if [ "$eph_lo" -gt $((lo + 1000)) ]; then
+            hi=$((eph_lo - 1))
+        elif [ "$eph_hi" -lt 64535 ]; then
+            lo=$((eph_hi + 1)) hi=65535
+        fi
+    fi
+    for i in $(seq 1 100); do
+        port=$((lo + ((RANDOM << 15) | RANDOM) % (hi - lo + 1)))
+        if command -v ss >/dev/null 2>&1; then
+            [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ] && { echo "$port"; return 0; }
+        elif ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "free_port: no free TCP port in $lo-$hi after $i tries" >&2
+    return 1
+}
 
 _ct_on_err() {
     echo "error: command failed with status $1 at ${BASH_SOURCE[1]:-?}:$2: $3" >&2
