@@ -385,9 +385,17 @@ static void conn_arm(srv_conn *c)
     if (!c->handshake_done) {
         due = c->accepted_at + cfg->handshake_timeout;
     } else {
-        due = c->last_call_at + cfg->idle_timeout;
-        if (!c->authenticated && c->accepted_at + cfg->login_timeout < due)
-            due = c->accepted_at + cfg->login_timeout;
+        /*
+         * The login and idle limits apply only while no call is in flight (on_conn_timer);
+         * a limit that has passed but cannot fire must not make the timer due at once, or
+         * the loop would run this timer forever and serve nothing else.
+         */
+        due = now + 1000;
+        if (c->in_flight == 0) {
+            due = c->last_call_at + cfg->idle_timeout;
+            if (!c->authenticated && c->accepted_at + cfg->login_timeout < due)
+                due = c->accepted_at + cfg->login_timeout;
+        }
         if (c->frame_started && c->frame_started + cfg->frame_timeout < due)
             due = c->frame_started + cfg->frame_timeout;
     }
