@@ -2,9 +2,10 @@
  * gw_upstream.h - the gateway's pool of connections to concordd.
  *
  * A few TLS connections (libconcord's asynchronous cc_client on the
- * gateway's loop) each carry many calls at once. A call goes to the ready
- * connection with the fewest calls in flight; dead connections reconnect on
- * their own with exponential backoff.
+ * gateway's loop) each carry many calls at once. A call goes to the first
+ * ready connection that is not full, so that calls made together travel
+ * together; the spare connections open only when the first ones are full.
+ * Dead connections reconnect on their own with exponential backoff.
  */
 #ifndef GW_UPSTREAM_H
 #define GW_UPSTREAM_H
@@ -16,8 +17,9 @@
 typedef struct gw_upstream gw_upstream;
 
 /**
- * Creates a pool of n connections on loop with options o (copied); they start
- * connecting on the loop's first turn, so from the thread that runs it. thread
+ * Creates a pool of up to n connections on loop with options o (copied); the
+ * first starts connecting on the loop's first turn, so from the thread that
+ * runs it, the others when calls need them. thread
  * names the event-loop thread in log lines. The pool is used only on loop's
  * thread. Returns 0 or CC_E*.
  */
@@ -28,10 +30,13 @@ int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n,
 int gw_upstream_ready(const gw_upstream *u);
 
 /**
- * Sends a call on the least-loaded ready connection (arguments as
- * cc_client_call). Returns 0, and cb follows exactly once; or CC_ECLOSED when
- * no connection is ready (or u is NULL, after shutdown), or another CC_E*, and cb is
- * not called.
+ * Sends a call on the first ready connection that is not full, or the least
+ * loaded when all are (arguments as cc_client_call). When no connection is
+ * ready but one is connecting, the call (copied) waits for that connect; the
+ * time it waits counts against deadline_ms. Returns 0, and cb follows exactly
+ * once (with c NULL when the call never reached a connection); or CC_ECLOSED
+ * when no connection is ready or connecting (or u is NULL, after shutdown), or
+ * another CC_E*, and cb is not called.
  */
 int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,

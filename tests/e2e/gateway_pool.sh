@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The gateway's pool of connections to concordd: one connection while it carries fewer than
+# 64 calls, a spare one opened when it is full, and concordd closing an unused connection
+# (server.login_timeout) is routine, not a warning. concordd is restarted with a short
+# login_timeout, and a second gateway with one thread and up to four upstream connections
+# logs at debug. Calls pile up in flight by holding a lock on the accounts table while 100
+# GetAccount calls arrive at once. concordd is restarted as the environment had it at the
+# end (trap). Needs curl and jq.
+. "$(dirname "$0")/../lib/common.sh"
+
+command -v jq >/dev/null || fail "jq is required"
+command -v curl >/dev/null || fail "curl is required"
+[ -n "${CONCORD_GATEWAY_BIN:-}" ] || fail "the environment has no gateway (CONCORD_GATEWAY_BIN is empty)"
+
+tmp=$(test_tmpdir)
+run=p$$r$RANDOM
+log=$tmp/gateway.log
+gw_pid=""
+lock_pid=""
+
+restore() {
+    [ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null || true
+    [ -z "$gw_pid" ] || tenv_stop second-gateway "$gw_pid" 20 >/dev/null 2>&1 || true
+    restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+    _ct_cleanup
+}
+trap restore EXIT
+
+cli_private_config
+cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
+acct=$(cli -o json account create --name "Pool Test $run" | jq -r .id)
+[ -n "$acct" ] && [ "$acct" != null ] || fail "account create returned no id"
+token=$(cli token create --name "pool-$run" 2>/dev/null)
+[ -n "$token" ] || fail "token create printed no token"
+
+restart_concordd --server.login_timeout=1s >/dev/null || fail "concordd did not restart"
+tenv_start "$log" "$CONCORD_GATEWAY_BIN" --config "$CONCORD_GATEWAY_CONFIG" \
+    --gateway.listen=127.0.0.1:0 --gateway.threads=1 --upstream.connections=4 --log.level=debug
+gw_pid=$TENV_PID
+tenv_wait_ready second-gateway "$gw_pid" "$log" 0 30 || fail "the second gateway did not start"
+gw=https://$TENV_ADDR
+
+connected() { grep -c "event=upstream_connected thread=0 conn=$1\$" "$log" || true; }
+healthz() { curl -s --cacert "$CONCORD_CA" -o /dev/null -w '%{http_code}' "$gw/healthz"; }
+
+sleep 0.5
+assert_eq 200 "$(healthz)" "the gateway is healthy with its first connection"
+assert_eq "1 0" "$(connected 0) $(connected 1)" "only the first upstream connection opens at start"
+
+# No authenticated call comes, so concordd closes the connection after login_timeout.
+sleep "$(slow_s 3)"
+assert_contains "$(cat "$log")" "event=upstream_closed thread=0 conn=0" \
+    "concordd's close of the unused connection is logged as upstream_closed"
+assert_not_contains "$(cat "$log")" "event=upstream_lost" "and not as a lost connection"
+[ "$(connected 0)" -ge 2 ] && ok "the first connection reconnects at once" ||
+    not_ok "the first connection reconnects at once" "$(grep upstream "$log")"
+assert_eq 200 "$(healthz)" "the gateway stays healthy"
+assert_eq 0 "$(connected 1)" "no spare connection opened without load"
+
+# 100 calls in flight at once: concordd's workers wait on the lock and the rest queue, so
+# the first connection fills up to 64 calls and the spare one opens.
+psql_super -c "BEGIN; LOCK TABLE concord.accounts IN ACCESS EXCLUSIVE MODE;
+               SELECT pg_sleep($(slow_s 3)); COMMIT;" >/dev/null 2>&1 &
+lock_pid=$!
+sleep 0.5
+: >"$tmp/urls"
+for _ in $(seq 1 100); do
+    printf 'url = "%s/concord.v1.AccountService/GetAccount"\noutput = "/dev/null"\n' "$gw" \
+        >>"$tmp/urls"
+done
+curl -sS --parallel --parallel-immediate --parallel-max 100 --cacert "$CONCORD_CA" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"id\":\"$acct\"}" -w '%{http_code}\n' -K "$tmp/urls" >"$tmp/codes" 2>"$tmp/curl.err" || true
+wait "$lock_pid" || true
+lock_pid=""
+assert_eq 100 "$(grep -c '^200$' "$tmp/codes" || true)" "all 100 calls held at once answer 200"
+[ "$(connected 1)" -ge 1 ] && ok "a spare connection opened when the first carried 64 calls" ||
+    not_ok "a spare connection opened when the first carried 64 calls" "$(grep upstream "$log")"
+assert_eq 0 "$(connected 2)" "the third connection stayed closed"
+assert_not_contains "$(cat "$log")" "event=upstream_lost" "no connection was lost"
+
+done_testing
