@@ -3,15 +3,21 @@
  *
  * Each slot owns at most one cc_client and one timer. States:
  *   SLOT_IDLE        no client; the slot connects when calls need it;
- *   SLOT_CONNECTING  a client exists and its connect callback is pending;
+ *   SLOT_CONNECTING  a client exists (or the timer is about to make one) and the
+ *                    connect's outcome is pending;
  *   SLOT_READY       connected; calls may be sent;
- *   SLOT_WAITING     no usable client; the timer fires a reconnect after backoff.
- * Slot 0 is always connected or reconnecting, so that the pool's readiness says whether
- * concordd is reachable. The other slots connect only when every ready connection carries
- * FILL_CALLS calls, and go back to SLOT_IDLE when concordd closes them while unused.
- * A call made while no connection is ready but one is connecting waits in the pending
- * list (with copies of its arguments) until that connect ends; it never waits for a
- * backoff timer, so calls fail at once while concordd is unreachable.
+ *   SLOT_WAITING     no usable client; the timer closes the old one and, for slot 0,
+ *                    reconnects after backoff.
+ * Slot 0 is always connected or reconnecting, so that the pool's health says whether
+ * concordd is reachable; only slot 0 retries with backoff. The other slots (spares)
+ * connect only when every ready connection carries FILL_CALLS calls, one at a time, and go
+ * back to SLOT_IDLE when they fail or are closed.
+ * A call made while no connection is ready waits in the pending list (with copies of its
+ * arguments) for an awaited connect of slot 0: its first one, its reconnect after concordd
+ * closed it cleanly while unused, or a retry that the call itself starts ahead of the
+ * backoff timer when the last attempt failed at least BACKOFF_MIN_MS ago. So a thread
+ * whose retry is seconds away serves again as soon as concordd is back, while calls still
+ * fail at once when concordd refuses connections.
  * A client that failed or was lost is closed from the timer callback, never
  * inside its own callback. The pool is freed once every timer handle closed.
  */
@@ -23,6 +29,10 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
+
+/* A clean close this soon after connecting is treated as a fault (backoff, warning), so
+ * that a server that closes every connection at once is not reconnected in a tight loop. */
+#define ROUTINE_MIN_MS 500
 
 /*
  * Calls go to the first ready connection that carries fewer than this many, so that calls
@@ -36,9 +46,9 @@
 
 typedef enum {
     SLOT_IDLE,       /* not connected; connects when calls need it */
-    SLOT_CONNECTING, /* connect callback pending */
+    SLOT_CONNECTING, /* connect outcome pending */
     SLOT_READY,      /* usable for calls */
-    SLOT_WAITING,    /* waiting for the backoff timer to reconnect */
+    SLOT_WAITING,    /* waiting for the timer: close, and for slot 0 reconnect */
 } slot_state;
 
 /* A call waiting for a connection; the strings and the payload follow the struct. */
@@ -62,7 +72,10 @@ typedef struct gw_slot {
     cc_client *client;  /* NULL while waiting with nothing to close */
     uv_timer_t timer;
     unsigned backoff_ms;
-    unsigned failures; /* connect failures since the last success */
+    unsigned failures;     /* connect failures since the last success */
+    int awaited;           /* calls may wait for the connect under way */
+    uint64_t connected_at; /* uv_now of the last successful connect; 0 before */
+    uint64_t failed_at;    /* uv_now of the last failed connect or lost connection */
 } gw_slot;
 
 struct gw_upstream {
@@ -113,7 +126,6 @@ int gw_split_host_port(const char *s, char *host, size_t hostlen, int *port)
 }
 
 static void slot_connect(gw_slot *s);
-static void on_retry(uv_timer_t *t);
 static int pool_send(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,
                      cc_reply_cb cb, void *ud);
@@ -123,11 +135,11 @@ static int slot_ready(const gw_slot *s)
     return s->state == SLOT_READY && s->client != NULL && cc_client_ready(s->client);
 }
 
-/* True while a connect is under way, so that a call may wait for it. */
+/* True while an awaited connect is under way, so that a call may wait for it. */
 static int pool_connecting(const gw_upstream *u)
 {
     for (int i = 0; i < u->n; i++)
-        if (u->slots[i].state == SLOT_CONNECTING)
+        if (u->slots[i].state == SLOT_CONNECTING && u->slots[i].awaited)
             return 1;
     return 0;
 }
@@ -204,17 +216,6 @@ static int pending_add(gw_upstream *u, const char *method, const uint8_t *payloa
     return 0;
 }
 
-static void slot_schedule(gw_slot *s)
-{
-    s->state = SLOT_WAITING;
-    if (s->up->closing)
-        return;
-    /* Full jitter spreads the reconnects of several gateways after a restart. */
-    unsigned delay = s->backoff_ms / 2 + (unsigned)(rand() % (int)(s->backoff_ms / 2 + 1));
-    s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
-    uv_timer_start(&s->timer, on_retry, delay, 0);
-}
-
 static void on_retry(uv_timer_t *t)
 {
     gw_slot *s = container_of(t, gw_slot, timer);
@@ -226,7 +227,7 @@ static void on_retry(uv_timer_t *t)
         slot_connect(s);
 }
 
-/* Closes a spare slot's client after concordd closed it, and leaves the slot idle. */
+/* Closes a spare slot's client and leaves the slot idle until calls need it again. */
 static void on_idle(uv_timer_t *t)
 {
     gw_slot *s = container_of(t, gw_slot, timer);
@@ -237,43 +238,67 @@ static void on_idle(uv_timer_t *t)
     s->state = SLOT_IDLE;
 }
 
+/*
+ * A connect failed or a connection broke. Slot 0 retries after backoff (full jitter
+ * spreads the reconnects of several gateways after a restart); a spare goes idle. Calls
+ * waiting for this connect end now unless another awaited connect is under way.
+ */
+static void slot_failed(gw_slot *s)
+{
+    gw_upstream *u = s->up;
+    s->state = SLOT_WAITING;
+    s->awaited = 0;
+    s->failed_at = uv_now(u->loop);
+    if (!u->closing) {
+        if (s->index > 0) {
+            uv_timer_start(&s->timer, on_idle, 0, 0);
+        } else {
+            unsigned delay = s->backoff_ms / 2 + (unsigned)(rand() % (int)(s->backoff_ms / 2 + 1));
+            s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+            uv_timer_start(&s->timer, on_retry, delay, 0);
+        }
+    }
+    pending_flush(u);
+}
+
 static void on_lost(cc_client *c, int err, void *ud)
 {
     gw_slot *s = ud;
-    (void)c;
     if (s->up->closing)
         return;
     char idx[16];
     snprintf(idx, sizeof idx, "%d", s->index);
-    s->backoff_ms = BACKOFF_MIN_MS;
+    uint64_t lived = uv_now(s->up->loop) - s->connected_at;
+    if (lived >= ROUTINE_MIN_MS)
+        s->backoff_ms = BACKOFF_MIN_MS;
     /*
      * concordd closes a connection cleanly only when it carries no call: one without an
      * authenticated call by server.login_timeout, one idle for server.idle_timeout, or at
-     * shutdown. That is routine for a quiet gateway. A spare slot then waits until calls
-     * need it again; slot 0 reconnects. Anything else is a fault worth a warning.
+     * shutdown. That is routine for a quiet gateway: a spare goes idle, and slot 0
+     * reconnects at once while calls wait for it. A close that ended calls, a reset, or a
+     * close right after connecting is a fault worth a warning.
      */
-    if (err == CC_EEOF) {
+    if (err == CC_EEOF && cc_client_lost_calls(c) == 0 && lived >= ROUTINE_MIN_MS) {
         log_event(LOG_DEBUG, "upstream_closed", "thread", s->up->thread, "conn", idx, NULL);
         if (s->index > 0) {
             s->state = SLOT_WAITING;
             uv_timer_start(&s->timer, on_idle, 0, 0);
-            return;
+        } else {
+            s->state = SLOT_CONNECTING;
+            s->awaited = 1;
+            uv_timer_start(&s->timer, on_retry, 0, 0);
         }
-        /* Slot 0 reconnects at once. Its lost client is closed from the timer, and until
-         * the new connection is ready calls wait for it (pending) instead of failing. */
-        s->state = SLOT_CONNECTING;
-        uv_timer_start(&s->timer, on_retry, 0, 0);
         return;
-    } else {
-        log_event(LOG_WARN, "upstream_lost", "thread", s->up->thread, "conn", idx, "error",
-                  cc_strerror(err), NULL);
     }
-    slot_schedule(s);
+    log_event(LOG_WARN, "upstream_lost", "thread", s->up->thread, "conn", idx, "error",
+              cc_strerror(err), NULL);
+    slot_failed(s);
 }
 
 static void on_connected(cc_client *c, int status, void *ud)
 {
     gw_slot *s = ud;
+    (void)c;
     if (s->up->closing) {
         s->state = SLOT_WAITING;
         return;
@@ -282,8 +307,9 @@ static void on_connected(cc_client *c, int status, void *ud)
     snprintf(idx, sizeof idx, "%d", s->index);
     if (status == 0) {
         s->state = SLOT_READY;
-        s->backoff_ms = BACKOFF_MIN_MS;
+        s->awaited = 0;
         s->failures = 0;
+        s->connected_at = uv_now(s->up->loop);
         log_event(LOG_INFO, "upstream_connected", "thread", s->up->thread, "conn", idx, NULL);
         pending_flush(s->up);
         return;
@@ -291,26 +317,29 @@ static void on_connected(cc_client *c, int status, void *ud)
     /* While concordd is down every retry fails: warn once, then only in debug logs. */
     log_event(s->failures++ == 0 ? LOG_WARN : LOG_DEBUG, "upstream_connect_failed", "thread",
               s->up->thread, "conn", idx, "error", cc_strerror(status), NULL);
-    slot_schedule(s);
-    pending_flush(s->up);
+    slot_failed(s);
 }
 
+/* Starts a connect; an awaited reconnect of slot 0 stays awaited. */
 static void slot_connect(gw_slot *s)
 {
+    char idx[16];
+    snprintf(idx, sizeof idx, "%d", s->index);
     int rc = cc_client_new(s->up->loop, &s->up->opts, &s->client);
     if (rc != 0) {
         s->client = NULL;
-        log_event(LOG_ERROR, "upstream_client_failed", "error", cc_strerror(rc), NULL);
-        slot_schedule(s);
+        log_event(LOG_ERROR, "upstream_client_failed", "thread", s->up->thread, "conn", idx,
+                  "error", cc_strerror(rc), NULL);
+        slot_failed(s);
         return;
     }
     cc_client_on_lost(s->client, on_lost, s);
     s->state = SLOT_CONNECTING;
     rc = cc_client_connect(s->client, on_connected, s);
     if (rc != 0) {
-        log_event(LOG_WARN, "upstream_connect_failed", "error", cc_strerror(rc), NULL);
-        slot_schedule(s);
-        pending_flush(s->up);
+        log_event(LOG_WARN, "upstream_connect_failed", "thread", s->up->thread, "conn", idx,
+                  "error", cc_strerror(rc), NULL);
+        slot_failed(s);
     }
 }
 
@@ -350,6 +379,7 @@ int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n, gw_
     for (int i = 1; i < n; i++)
         u->slots[i].state = SLOT_IDLE;
     u->slots[0].state = SLOT_CONNECTING;
+    u->slots[0].awaited = 1;
     uv_timer_start(&u->slots[0].timer, on_retry, 0, 0);
     *out = u;
     return 0;
@@ -365,39 +395,80 @@ int gw_upstream_ready(const gw_upstream *u)
     return n;
 }
 
-/* Sends a call on the first ready connection that is not full; CC_ECLOSED when none is ready. */
+int gw_upstream_healthy(const gw_upstream *u)
+{
+    if (u == NULL)
+        return 0;
+    return gw_upstream_ready(u) > 0 || (u->slots[0].connected_at != 0 && pool_connecting(u));
+}
+
+/*
+ * Starts slot 0's retry now instead of when its backoff timer fires, if the last attempt
+ * failed at least BACKOFF_MIN_MS ago. Returns 1 when an awaited connect is under way
+ * afterwards. Never called from a client's own callback, so the old client may be closed.
+ */
+static int retry_now(gw_upstream *u)
+{
+    gw_slot *s = &u->slots[0];
+    if (s->state == SLOT_CONNECTING)
+        return s->awaited;
+    if (s->state != SLOT_WAITING || u->closing || uv_now(u->loop) - s->failed_at < BACKOFF_MIN_MS)
+        return 0;
+    uv_timer_stop(&s->timer);
+    s->awaited = 1;
+    on_retry(&s->timer);
+    return s->state == SLOT_CONNECTING && s->awaited;
+}
+
+void gw_upstream_probe(gw_upstream *u)
+{
+    if (u != NULL && gw_upstream_ready(u) == 0)
+        (void)retry_now(u);
+}
+
+/* Opens the first idle spare, unless a connect is already under way. */
+static void open_spare(gw_upstream *u)
+{
+    gw_slot *idle = NULL;
+    for (int i = 0; i < u->n; i++) {
+        gw_slot *s = &u->slots[i];
+        if (s->state == SLOT_CONNECTING)
+            return;
+        if (s->state == SLOT_IDLE && idle == NULL)
+            idle = s;
+    }
+    if (idle != NULL)
+        slot_connect(idle);
+}
+
+/*
+ * Sends a call on the first ready connection that carries fewer than FILL_CALLS calls. When
+ * every ready one is that full, the call goes to the least loaded and a spare starts
+ * connecting. CC_ECLOSED when none is ready.
+ */
 static int pool_send(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,
                      cc_reply_cb cb, void *ud)
 {
-    gw_slot *best = NULL;
-    gw_slot *idle = NULL;
-    size_t best_load = 0;
-    int connecting = 0;
+    gw_slot *least = NULL;
+    size_t least_load = 0;
     for (int i = 0; i < u->n; i++) {
         gw_slot *s = &u->slots[i];
-        if (s->state == SLOT_IDLE && idle == NULL)
-            idle = s;
-        connecting |= s->state == SLOT_CONNECTING;
         if (!slot_ready(s))
             continue;
         size_t load = cc_client_in_flight(s->client);
-        if (load < FILL_CALLS) {
-            best = s;
-            break;
-        }
-        if (best == NULL || load < best_load) {
-            best = s;
-            best_load = load;
+        if (load < FILL_CALLS)
+            return cc_client_call(s->client, method, payload, len, token, idempotency_key,
+                                  deadline_ms, cb, ud);
+        if (least == NULL || load < least_load) {
+            least = s;
+            least_load = load;
         }
     }
-    /* Every ready connection is full: open one more, one at a time, while this call goes
-     * to the least loaded. */
-    if ((best == NULL || best_load >= FILL_CALLS) && idle != NULL && !connecting)
-        slot_connect(idle);
-    if (best == NULL)
+    if (least == NULL)
         return CC_ECLOSED;
-    return cc_client_call(best->client, method, payload, len, token, idempotency_key, deadline_ms,
+    open_spare(u);
+    return cc_client_call(least->client, method, payload, len, token, idempotency_key, deadline_ms,
                           cb, ud);
 }
 
@@ -407,7 +478,7 @@ int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload,
 {
     if (u == NULL || u->closing)
         return CC_ECLOSED;
-    if (gw_upstream_ready(u) == 0 && pool_connecting(u))
+    if (gw_upstream_ready(u) == 0 && (pool_connecting(u) || retry_now(u)))
         return pending_add(u, method, payload, len, token, idempotency_key, deadline_ms, cb, ud);
     return pool_send(u, method, payload, len, token, idempotency_key, deadline_ms, cb, ud);
 }

@@ -30,13 +30,29 @@ int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n,
 int gw_upstream_ready(const gw_upstream *u);
 
 /**
+ * 1 when calls can be served: a connection is ready, or the first one is
+ * reconnecting after concordd closed it while unused (calls wait for it).
+ */
+int gw_upstream_healthy(const gw_upstream *u);
+
+/**
+ * With no ready connection, starts the first connection's retry now instead of
+ * at the end of its backoff (as a call would), so that a health check finds
+ * concordd again as soon as it is back. Accepts NULL.
+ */
+void gw_upstream_probe(gw_upstream *u);
+
+/**
  * Sends a call on the first ready connection that is not full, or the least
  * loaded when all are (arguments as cc_client_call). When no connection is
- * ready but one is connecting, the call (copied) waits for that connect; the
- * time it waits counts against deadline_ms. Returns 0, and cb follows exactly
- * once (with c NULL when the call never reached a connection); or CC_ECLOSED
- * when no connection is ready or connecting (or u is NULL, after shutdown), or
- * another CC_E*, and cb is not called.
+ * ready, the call (copied) waits for the first connection's connect: the one
+ * under way at start or after concordd closed it while unused, or a retry
+ * the call starts ahead of the backoff when the last attempt failed at least
+ * 100 ms ago. It waits at most the connect timeout, and the wait counts
+ * against deadline_ms. Returns 0, and cb
+ * follows exactly once (with c NULL when the call never reached a connection); or CC_ECLOSED when
+ * no connection is ready or awaited (or u is NULL, after shutdown), or another CC_E*, and cb is not
+ * called.
  */
 int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,

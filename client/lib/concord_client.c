@@ -99,6 +99,7 @@ struct cc_client {
     size_t nbuckets;
     cc_call **heap; /* min-heap by deadline */
     size_t n_calls, heap_cap;
+    size_t lost_calls; /* calls in flight when the connection was lost */
 
     cc_connect_cb connect_cb;
     void *connect_ud;
@@ -530,6 +531,11 @@ size_t cc_client_in_flight(const cc_client *c)
     return c->n_calls;
 }
 
+size_t cc_client_lost_calls(const cc_client *c)
+{
+    return c->lost_calls;
+}
+
 void cc_client_flush(cc_client *c)
 {
     if (c->state == CC_CLIENT_READY && c->tls != NULL)
@@ -707,6 +713,7 @@ static void connection_lost(cc_client *c, int err, const char *why)
     snprintf(c->error, sizeof(c->error), "connection to %s lost: %s", where, why);
     drop_stream(c, err == CC_EEOF);
     arm_deadline_timer(c);
+    c->lost_calls = c->n_calls;
     fail_all(c, "connection lost");
     if (c->state == CC_CLIENT_LOST && c->lost_cb != NULL)
         c->lost_cb(c, err, c->lost_ud);

@@ -96,6 +96,12 @@ int cc_client_ready(const cc_client *c);
 /** Number of calls sent and not yet answered. */
 size_t cc_client_in_flight(const cc_client *c);
 /**
+ * Number of calls that were in flight when the connection was lost (they
+ * ended with UNAVAILABLE); 0 before a loss. A lost callback tells from it
+ * whether the server's close cost any call.
+ */
+size_t cc_client_lost_calls(const cc_client *c);
+/**
  * Sends a call. method is "concord.v1.AccountService/GetAccount"; payload is
  * the encoded request. token and idempotency_key may be NULL. deadline_ms 0
  * uses the default. cb runs exactly once, also when the connection fails

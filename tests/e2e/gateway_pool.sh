@@ -79,4 +79,24 @@ assert_eq 100 "$(grep -c '^200$' "$tmp/codes" || true)" "all 100 calls held at o
 assert_eq 0 "$(connected 2)" "the third connection stayed closed"
 assert_not_contains "$(cat "$log")" "event=upstream_lost" "no connection was lost"
 
+# concordd stops: calls fail at once. It comes back while the gateway's reconnects are
+# backing off (by then a second or more apart): the next call retries at once and succeeds.
+get() {
+    curl -s --cacert "$CONCORD_CA" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' -d "{\"id\":\"$acct\"}" \
+        "$gw/concord.v1.AccountService/GetAccount"
+}
+tenv_stop concordd "$(cat "$CONCORD_TEST_DIR/run/concordd.pid")" "$(slow_s 30)" ||
+    fail "concordd did not stop"
+start=$(date +%s%N)
+code=$(get)
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+assert_eq 503 "$code" "with concordd stopped a call gets 503"
+[ "$elapsed_ms" -lt "$(slow_s 2000 | cut -d. -f1)" ] && ok "at once (${elapsed_ms} ms)" ||
+    not_ok "at once" "took ${elapsed_ms} ms"
+sleep 4
+restart_concordd >/dev/null || fail "concordd did not restart"
+assert_eq 200 "$(get)" "the first call after concordd is back succeeds, ahead of the backoff"
+assert_contains "$(cat "$log")" "event=upstream_connect_failed" "the failed reconnects were logged"
+
 done_testing
