@@ -76,6 +76,7 @@ typedef struct gw_slot {
     int awaited;           /* calls may wait for the connect under way */
     uint64_t connected_at; /* uv_now of the last successful connect; 0 before */
     uint64_t failed_at;    /* uv_now of the last failed connect or lost connection */
+    int routine;           /* reconnecting after a routine close: still counts as healthy */
 } gw_slot;
 
 struct gw_upstream {
@@ -91,6 +92,7 @@ struct gw_upstream {
     gw_slot *slots;
     gw_pending *pending; /* oldest first */
     gw_pending **pending_tail;
+    uv_timer_t pending_timer; /* due at the earliest deadline of a pending call */
 };
 
 int gw_split_host_port(const char *s, char *host, size_t hostlen, int *port)
@@ -153,6 +155,59 @@ static void pending_fail(gw_pending *p, int code, const char *message)
     free(p);
 }
 
+/* When a pending call's deadline passes (uv_now time). */
+static uint64_t pending_due(const gw_upstream *u, const gw_pending *p)
+{
+    uint32_t d = p->deadline_ms ? p->deadline_ms : u->opts.call_timeout_ms;
+    return p->queued_at + (d ? d : 30000);
+}
+
+static void on_pending_timer(uv_timer_t *t);
+
+/* Points the pending timer at the earliest deadline, or stops it. */
+static void pending_arm(gw_upstream *u)
+{
+    if (u->closing)
+        return;
+    if (u->pending == NULL) {
+        uv_timer_stop(&u->pending_timer);
+        return;
+    }
+    uint64_t due = UINT64_MAX;
+    for (gw_pending *p = u->pending; p != NULL; p = p->next)
+        if (pending_due(u, p) < due)
+            due = pending_due(u, p);
+    uint64_t now = uv_now(u->loop);
+    uv_timer_start(&u->pending_timer, on_pending_timer, due > now ? due - now : 0, 0);
+}
+
+/* Ends the pending calls whose deadline passed while they waited for a connect. */
+static void on_pending_timer(uv_timer_t *t)
+{
+    gw_upstream *u = container_of(t, gw_upstream, pending_timer);
+    uint64_t now = uv_now(u->loop);
+    gw_pending *expired = NULL;
+    gw_pending **at = &u->pending;
+    u->pending_tail = &u->pending;
+    while (*at != NULL) {
+        gw_pending *p = *at;
+        if (pending_due(u, p) <= now) {
+            *at = p->next;
+            p->next = expired;
+            expired = p;
+        } else {
+            at = &p->next;
+            u->pending_tail = at;
+        }
+    }
+    while (expired != NULL) {
+        gw_pending *p = expired;
+        expired = p->next;
+        pending_fail(p, CC_DEADLINE_EXCEEDED, "deadline exceeded waiting for a connection");
+    }
+    pending_arm(u);
+}
+
 /*
  * Sends the pending calls once a connection is ready, or fails them when no connect is
  * under way any more. A call whose deadline passed while it waited ends with
@@ -184,6 +239,7 @@ static void pending_flush(gw_upstream *u)
                 free(p);
         }
     }
+    pending_arm(u);
 }
 
 /* Copies a call into the pending list. */
@@ -213,6 +269,7 @@ static int pending_add(gw_upstream *u, const char *method, const uint8_t *payloa
     p->ud = ud;
     *u->pending_tail = p;
     u->pending_tail = &p->next;
+    pending_arm(u);
     return 0;
 }
 
@@ -248,6 +305,7 @@ static void slot_failed(gw_slot *s)
     gw_upstream *u = s->up;
     s->state = SLOT_WAITING;
     s->awaited = 0;
+    s->routine = 0;
     s->failed_at = uv_now(u->loop);
     if (!u->closing) {
         if (s->index > 0) {
@@ -286,6 +344,7 @@ static void on_lost(cc_client *c, int err, void *ud)
         } else {
             s->state = SLOT_CONNECTING;
             s->awaited = 1;
+            s->routine = 1;
             uv_timer_start(&s->timer, on_retry, 0, 0);
         }
         return;
@@ -308,6 +367,7 @@ static void on_connected(cc_client *c, int status, void *ud)
     if (status == 0) {
         s->state = SLOT_READY;
         s->awaited = 0;
+        s->routine = 0;
         s->failures = 0;
         s->connected_at = uv_now(s->up->loop);
         log_event(LOG_INFO, "upstream_connected", "thread", s->up->thread, "conn", idx, NULL);
@@ -365,6 +425,8 @@ int gw_upstream_new(uv_loop_t *loop, int thread, const cc_options *o, int n, gw_
     u->opts.server_name = u->server_name;
     u->n = n;
     u->pending_tail = &u->pending;
+    uv_timer_init(loop, &u->pending_timer);
+    u->open_handles++;
     for (int i = 0; i < n; i++) {
         gw_slot *s = &u->slots[i];
         s->up = u;
@@ -399,7 +461,8 @@ int gw_upstream_healthy(const gw_upstream *u)
 {
     if (u == NULL)
         return 0;
-    return gw_upstream_ready(u) > 0 || (u->slots[0].connected_at != 0 && pool_connecting(u));
+    return gw_upstream_ready(u) > 0 ||
+           (u->slots[0].state == SLOT_CONNECTING && u->slots[0].routine);
 }
 
 /*
@@ -483,10 +546,9 @@ int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload,
     return pool_send(u, method, payload, len, token, idempotency_key, deadline_ms, cb, ud);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+/* Frees the pool once its last timer handle closed. */
+static void pool_handle_closed(gw_upstream *u)
 {
-    gw_slot *s = container_of((uv_timer_t *)h, gw_slot, timer);
-    gw_upstream *u = s->up;
     if (--u->open_handles == 0) {
         free(u->ca_file);
         free(u->server_name);
@@ -495,12 +557,23 @@ static void on_timer_closed(uv_handle_t *h)
     }
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    pool_handle_closed(container_of((uv_timer_t *)h, gw_slot, timer)->up);
+}
+
+static void on_pending_timer_closed(uv_handle_t *h)
+{
+    pool_handle_closed(container_of((uv_timer_t *)h, gw_upstream, pending_timer));
+}
+
 void gw_upstream_close(gw_upstream *u)
 {
     if (u == NULL)
         return;
     u->closing = 1;
     pending_flush(u);
+    uv_close((uv_handle_t *)&u->pending_timer, on_pending_timer_closed);
     for (int i = 0; i < u->n; i++) {
         gw_slot *s = &u->slots[i];
         if (s->client != NULL) {

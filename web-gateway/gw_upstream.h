@@ -48,8 +48,8 @@ void gw_upstream_probe(gw_upstream *u);
  * ready, the call (copied) waits for the first connection's connect: the one
  * under way at start or after concordd closed it while unused, or a retry
  * the call starts ahead of the backoff when the last attempt failed at least
- * 100 ms ago. It waits at most the connect timeout, and the wait counts
- * against deadline_ms. Returns 0, and cb
+ * 100 ms ago. It waits at most until its deadline (then cb gets
+ * DEADLINE_EXCEEDED), and the wait counts against deadline_ms. Returns 0, and cb
  * follows exactly once (with c NULL when the call never reached a connection); or CC_ECLOSED when
  * no connection is ready or awaited (or u is NULL, after shutdown), or another CC_E*, and cb is not
  * called.

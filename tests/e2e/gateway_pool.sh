@@ -17,9 +17,19 @@ run=p$$r$RANDOM
 log=$tmp/gateway.log
 gw_pid=""
 lock_pid=""
+silent_pid=""
+
+# Stops the silent listener and everything it forked for its connections: it runs in a
+# session (and process group) of its own.
+stop_silent() {
+    [ -n "$silent_pid" ] || return 0
+    kill -- -"$silent_pid" 2>/dev/null || true
+    silent_pid=""
+}
 
 restore() {
     [ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null || true
+    stop_silent
     [ -z "$gw_pid" ] || tenv_stop second-gateway "$gw_pid" 20 >/dev/null 2>&1 || true
     restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
     _ct_cleanup
@@ -94,9 +104,41 @@ elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 assert_eq 503 "$code" "with concordd stopped a call gets 503"
 [ "$elapsed_ms" -lt "$(slow_s 2000 | cut -d. -f1)" ] && ok "at once (${elapsed_ms} ms)" ||
     not_ok "at once" "took ${elapsed_ms} ms"
-sleep 4
+unhealthy=0
+for _ in 1 2 3 4 5 6; do
+    [ "$(healthz)" = 503 ] && unhealthy=$((unhealthy + 1))
+    sleep 0.3
+done
+assert_eq 6 "$unhealthy" "while concordd is down /healthz answers 503 every time"
+sleep 2
 restart_concordd >/dev/null || fail "concordd did not restart"
 assert_eq 200 "$(get)" "the first call after concordd is back succeeds, ahead of the backoff"
 assert_contains "$(cat "$log")" "event=upstream_connect_failed" "the failed reconnects were logged"
+
+# A concordd that accepts connections but never answers: a call waits for the connect only
+# until its deadline.
+if command -v socat >/dev/null; then
+    tenv_stop second-gateway "$gw_pid" 20 >/dev/null 2>&1 || true
+    gw_pid=""
+    silent_port=$(free_port) || fail "no free port for the silent listener"
+    setsid socat "TCP-LISTEN:$silent_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:'sleep 60' \
+        </dev/null >/dev/null 2>&1 &
+    silent_pid=$!
+    log2=$tmp/gateway-silent.log
+    tenv_start "$log2" "$CONCORD_GATEWAY_BIN" --config "$CONCORD_GATEWAY_CONFIG" \
+        --gateway.listen=127.0.0.1:0 --gateway.threads=1 --upstream.address="127.0.0.1:$silent_port"
+    gw_pid=$TENV_PID
+    tenv_wait_ready second-gateway "$gw_pid" "$log2" 0 30 || fail "the third gateway did not start"
+    start=$(date +%s%N)
+    code=$(curl -s --cacert "$CONCORD_CA" -o /dev/null -w '%{http_code}' -H 'Connect-Timeout-Ms: 1000' \
+        -H 'Content-Type: application/json' -d '{}' "https://$TENV_ADDR/concord.v1.AuthService/WhoAmI")
+    elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+    stop_silent
+    assert_eq 504 "$code" "a call waiting for a connect that never finishes ends at its deadline"
+    [ "$elapsed_ms" -lt "$(slow_s 4000 | cut -d. -f1)" ] && ok "after about a second (${elapsed_ms} ms)" ||
+        not_ok "after about a second" "took ${elapsed_ms} ms"
+else
+    skip "a call waiting for a silent concordd" "socat is not installed"
+fi
 
 done_testing
