@@ -215,9 +215,10 @@ static void pack_reply(srv_call *c, srv_job *job, const ProtobufCMessage *out)
  * its first statement, so no caller outlives its call in effect.
  * w->context remembers the caller set ("id|role|department"); "" is unknown.
  */
-static const char set_caller_sql[] = "SELECT set_config('concord.user_id', $1, false),"
-                                     " set_config('concord.role', $2, false),"
-                                     " set_config('concord.department', $3, false)";
+#define SET_CALLER_SQL(id, role, department)                                                       \
+    "SELECT set_config('concord.user_id', " id ", false), set_config('concord.role', " role        \
+    ", false), set_config('concord.department', " department ", false)"
+static const char set_caller_sql[] = SET_CALLER_SQL("$1", "$2", "$3");
 
 static void caller_params(const srv_call *c, const char *params[3])
 {
@@ -274,9 +275,7 @@ static int begin_as(srv_call *c, srv_worker *w, uint64_t timeout_ms, const char 
     if (lit[0] != NULL && lit[1] != NULL && lit[2] != NULL) {
         const char *sql = arena_printf(
             c->arena,
-            "BEGIN; SET LOCAL statement_timeout = %llu;"
-            " SELECT set_config('concord.user_id', %s, false),"
-            " set_config('concord.role', %s, false), set_config('concord.department', %s, false)",
+            "BEGIN; SET LOCAL statement_timeout = %llu; " SET_CALLER_SQL("%s", "%s", "%s"),
             (unsigned long long)timeout_ms, lit[0], lit[1], lit[2]);
         w->context[0] = '\0';
         code = simple(c, sql);
@@ -291,6 +290,28 @@ static int begin_as(srv_call *c, srv_worker *w, uint64_t timeout_ms, const char 
         caller_remember(w, key);
     }
     return code;
+}
+
+/*
+ * Ends a call's transaction: COMMIT when the call succeeded, else ROLLBACK (or COMMIT
+ * when the call asked to keep its work on failure), keeping the call's failure. A
+ * transaction that did not commit undid the caller it set, so the caller is forgotten.
+ */
+static void tx_end(srv_call *c, srv_worker *w)
+{
+    if (c->code == CC_OK) {
+        if (simple(c, "COMMIT") != CC_OK)
+            w->context[0] = '\0';
+        return;
+    }
+    int failed = c->code;
+    const char *msg = c->message;
+    c->code = CC_OK;
+    if (!db_broken(&w->db))
+        simple(c, c->commit_on_failure ? "COMMIT" : "ROLLBACK");
+    w->context[0] = '\0';
+    c->code = failed;
+    c->message = msg;
 }
 
 /* A scheduler task: the system as caller (user id 0, an admin), no request, no reply. */
@@ -314,19 +335,10 @@ static void exec_task(srv_worker *w, srv_job *job)
         job->code = CC_UNAVAILABLE;
         return;
     }
-    if (begin_as(&c, w, job->deadline_ms - now, system_caller) == CC_OK && job->task(&c) == CC_OK &&
-        c.code == CC_OK) {
-        simple(&c, "COMMIT");
-    } else {
-        int failed = c.code ? c.code : CC_UNAVAILABLE;
-        c.code = CC_OK;
-        if (!db_broken(&w->db))
-            simple(&c, "ROLLBACK");
-        c.code = failed;
-    }
-    /* A commit keeps the system as the session's caller, a rollback undoes it. */
-    if (c.code != CC_OK)
-        w->context[0] = '\0';
+    if (begin_as(&c, w, job->deadline_ms - now, system_caller) == CC_OK && job->task(&c) != CC_OK &&
+        c.code == CC_OK)
+        c.code = CC_UNAVAILABLE;
+    tx_end(&c, w);
     job->code = c.code;
     if (c.code != CC_OK)
         log_event(LOG_WARN, "task_failed", "task", job->task_name, "status", cc_code_name(c.code),
@@ -453,26 +465,15 @@ void srv_exec(srv_worker *w, srv_job *job)
         idem_store(&c, job, out);
 
 finish:
+    if (in_tx)
+        tx_end(&c, w);
     if (c.code == CC_OK) {
-        if (in_tx && simple(&c, "COMMIT") != CC_OK)
-            w->context[0] = '\0';
-        if (c.code == CC_OK && c.forget_user_id)
+        if (c.forget_user_id)
             auth_forget_user(c.forget_user_id);
-        if (c.code == CC_OK && c.forget_credential_id)
+        if (c.forget_credential_id)
             auth_forget_credential(c.forget_credential_id);
-    } else {
-        int failed = c.code;
-        const char *msg = c.message;
-        c.code = CC_OK;
-        if (in_tx && !db_broken(&w->db))
-            simple(&c, c.commit_on_failure ? "COMMIT" : "ROLLBACK");
-        /* A rollback also undoes the caller set in the transaction. */
-        if (in_tx)
-            w->context[0] = '\0';
-        c.code = failed;
-        c.message = msg;
-        if (denied(&c))
-            audit_denial(&c);
+    } else if (denied(&c)) {
+        audit_denial(&c);
     }
     idem_expire(w);
 
