@@ -860,11 +860,12 @@ static void handle_csrf(gateway *gw, req_state *rs, h2o_req_t *req)
 /* Health as this worker sees it: its own drain and its own connections to concordd. */
 static void handle_healthz(gw_worker *w, h2o_req_t *req)
 {
-    if (!w->draining)
-        gw_upstream_probe(w->upstream);
     if (w->draining) {
         send_body(req, 503, "application/json", H2O_STRLIT("{\"status\":\"draining\"}"));
-    } else if (gw_upstream_healthy(w->upstream)) {
+        return;
+    }
+    gw_upstream_probe(w->upstream);
+    if (gw_upstream_healthy(w->upstream)) {
         send_body(req, 200, "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
     } else {
         send_body(req, 503, "application/json", H2O_STRLIT("{\"status\":\"unavailable\"}"));

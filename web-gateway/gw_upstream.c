@@ -15,7 +15,8 @@
  * A call made while no connection is ready waits in the pending list (with copies of its
  * arguments) for an awaited connect of slot 0: its first one, its reconnect after concordd
  * closed it cleanly while unused, or a retry that the call itself starts ahead of the
- * backoff timer when the last attempt failed at least BACKOFF_MIN_MS ago. So a thread
+ * backoff timer when the last attempt failed at least BACKOFF_MIN_MS ago (await_connect).
+ * Only slot 0's connects are ever awaited. So a thread
  * whose retry is seconds away serves again as soon as concordd is back, while calls still
  * fail at once when concordd refuses connections.
  * A client that failed or was lost is closed from the timer callback, never
@@ -137,13 +138,10 @@ static int slot_ready(const gw_slot *s)
     return s->state == SLOT_READY && s->client != NULL && cc_client_ready(s->client);
 }
 
-/* True while an awaited connect is under way, so that a call may wait for it. */
-static int pool_connecting(const gw_upstream *u)
+/* True while slot 0 connects and calls wait for the outcome. */
+static int connect_awaited(const gw_upstream *u)
 {
-    for (int i = 0; i < u->n; i++)
-        if (u->slots[i].state == SLOT_CONNECTING && u->slots[i].awaited)
-            return 1;
-    return 0;
+    return u->slots[0].state == SLOT_CONNECTING && u->slots[0].awaited;
 }
 
 /* Ends a pending call without sending it. */
@@ -215,7 +213,7 @@ static void on_pending_timer(uv_timer_t *t)
  */
 static void pending_flush(gw_upstream *u)
 {
-    if (u->pending == NULL || (!u->closing && gw_upstream_ready(u) == 0 && pool_connecting(u)))
+    if (u->pending == NULL || (!u->closing && gw_upstream_ready(u) == 0 && connect_awaited(u)))
         return;
     gw_pending *list = u->pending;
     u->pending = NULL;
@@ -224,13 +222,13 @@ static void pending_flush(gw_upstream *u)
     while (list != NULL) {
         gw_pending *p = list;
         list = p->next;
-        uint64_t waited = now - p->queued_at;
+        uint64_t due = pending_due(u, p);
         if (u->closing || gw_upstream_ready(u) == 0) {
             pending_fail(p, CC_UNAVAILABLE, "the Concord server is not reachable; retry later");
-        } else if (p->deadline_ms != 0 && waited >= p->deadline_ms) {
+        } else if (due <= now) {
             pending_fail(p, CC_DEADLINE_EXCEEDED, "deadline exceeded waiting for a connection");
         } else {
-            uint32_t left = p->deadline_ms != 0 ? p->deadline_ms - (uint32_t)waited : 0;
+            uint32_t left = (uint32_t)(due - now);
             int rc = pool_send(u, p->method, p->payload, p->len, p->token, p->idempotency_key, left,
                                p->cb, p->ud);
             if (rc != 0)
@@ -466,27 +464,29 @@ int gw_upstream_healthy(const gw_upstream *u)
 }
 
 /*
- * Starts slot 0's retry now instead of when its backoff timer fires, if the last attempt
- * failed at least BACKOFF_MIN_MS ago. Returns 1 when an awaited connect is under way
- * afterwards. Never called from a client's own callback, so the old client may be closed.
+ * Whether calls may wait for slot 0's connect: 1 when one is under way that calls await
+ * (the first, or the reconnect after a routine close), or when slot 0 is waiting for its
+ * backoff timer and its last attempt failed at least BACKOFF_MIN_MS ago, in which case
+ * the retry starts now. Never called from a client's own callback, so the old client may
+ * be closed here.
  */
-static int retry_now(gw_upstream *u)
+static int await_connect(gw_upstream *u)
 {
     gw_slot *s = &u->slots[0];
     if (s->state == SLOT_CONNECTING)
-        return s->awaited;
+        return connect_awaited(u);
     if (s->state != SLOT_WAITING || u->closing || uv_now(u->loop) - s->failed_at < BACKOFF_MIN_MS)
         return 0;
     uv_timer_stop(&s->timer);
     s->awaited = 1;
     on_retry(&s->timer);
-    return s->state == SLOT_CONNECTING && s->awaited;
+    return connect_awaited(u);
 }
 
 void gw_upstream_probe(gw_upstream *u)
 {
     if (u != NULL && gw_upstream_ready(u) == 0)
-        (void)retry_now(u);
+        (void)await_connect(u);
 }
 
 /* Opens the first idle spare, unless a connect is already under way. */
@@ -541,7 +541,7 @@ int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload,
 {
     if (u == NULL || u->closing)
         return CC_ECLOSED;
-    if (gw_upstream_ready(u) == 0 && (pool_connecting(u) || retry_now(u)))
+    if (gw_upstream_ready(u) == 0 && await_connect(u))
         return pending_add(u, method, payload, len, token, idempotency_key, deadline_ms, cb, ud);
     return pool_send(u, method, payload, len, token, idempotency_key, deadline_ms, cb, ud);
 }
