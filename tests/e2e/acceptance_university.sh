@@ -13,10 +13,8 @@ unset CONCORD_TOKEN CONCORD_PROFILE CONCORD_SERVER
 cli_login_admin >/dev/null
 run=u$$r$RANDOM
 
-acct=$(cli -o json account create --name "University of Northfield $run" \
-    --industry "higher education" --size large --selling-mode enterprise \
-    --business-model solution | jq -r .id)
-[ -n "$acct" ] && [ "$acct" != null ] || fail "account create returned no id"
+acct=$(cli_new_account "University of Northfield $run" --industry "higher education" \
+    --size large --selling-mode enterprise --business-model solution)
 ok "a university account is created (id $acct)"
 
 # ---- stakeholders at three levels -------------------------------------------------

@@ -20,9 +20,8 @@ bob_id=$(cli -o json user create --username "bob$run" --display-name "Bob $run" 
 [ -n "$bob_id" ] && [ "$bob_id" != null ] || fail "user create returned no id"
 check "bob logs in" bob login --user "bob$run" --password-stdin <<<"$pw"
 
-acct=$(cli -o json account create --name "Aurora Institute $run" --industry "Higher Education" \
-    --region emea --tag research --tag "pilot-$run" | jq -r .id)
-[ -n "$acct" ] && [ "$acct" != null ] || fail "account create returned no id"
+acct=$(cli_new_account "Aurora Institute $run" --industry "Higher Education" --region emea \
+    --tag research --tag "pilot-$run")
 
 # ---- teams grant access -------------------------------------------------------------
 

@@ -31,15 +31,14 @@ restore() {
     [ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null || true
     stop_silent
     [ -z "$gw_pid" ] || tenv_stop second-gateway "$gw_pid" 20 >/dev/null 2>&1 || true
-    restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+    restore_concordd
     _ct_cleanup
 }
 trap restore EXIT
 
 cli_private_config
 cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
-acct=$(cli -o json account create --name "Pool Test $run" | jq -r .id)
-[ -n "$acct" ] && [ "$acct" != null ] || fail "account create returned no id"
+acct=$(cli_new_account "Pool Test $run")
 token=$(cli token create --name "pool-$run" 2>/dev/null)
 [ -n "$token" ] || fail "token create printed no token"
 

@@ -119,7 +119,7 @@ restart_gateway() {
 restore() {
     release_lock
     if ! tenv_alive "$(cat "$CONCORD_TEST_DIR/run/concordd.pid" 2>/dev/null)"; then
-        restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+        restore_concordd
     fi
     if [ -n "${CONCORD_GATEWAY_ADDR:-}" ] &&
         ! tenv_alive "$(cat "$CONCORD_TEST_DIR/run/gateway.pid" 2>/dev/null)"; then

@@ -14,15 +14,14 @@ show_pid=""
 restore() {
     [ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null || true
     [ -z "$show_pid" ] || kill "$show_pid" 2>/dev/null || true
-    restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+    restore_concordd
     _ct_cleanup
 }
 trap restore EXIT
 
 cli_private_config
 cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
-acct=$(cli -o json account create --name "Login Timeout $run" | jq -r .id)
-[ -n "$acct" ] && [ "$acct" != null ] || fail "account create returned no id"
+acct=$(cli_new_account "Login Timeout $run")
 restart_concordd --server.login_timeout=1s >/dev/null || fail "concordd did not restart"
 
 psql_super -c "BEGIN; LOCK TABLE concord.accounts IN ACCESS EXCLUSIVE MODE;

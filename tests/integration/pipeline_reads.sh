@@ -14,7 +14,7 @@ driver=$CONCORD_BUILD_DIR/tests/integration/int_test_security_context
 log=$CONCORD_TEST_DIR/concordd.log
 
 restore() {
-    restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+    restore_concordd
     _ct_cleanup
 }
 trap restore EXIT

@@ -31,6 +31,9 @@
 #                                           logged in there)
 #   restart_concordd [FLAGS...]             restart concordd on the same port with the same
 #                                           config (FLAGS are added for this run only)
+#   restore_concordd                        restart_concordd with the environment's own
+#                                           settings, for a script's EXIT trap
+#   cli_new_account NAME [FLAGS...]         create an account with the CLI; prints its id
 #   test_tmpdir                             a fresh directory, removed when the script ends
 #   free_port                               a TCP port nothing on this machine uses now
 # Speed:
@@ -388,6 +391,22 @@ restart_concordd() {
 # measure a warm server (refused or not, the handshake does the work): its first handshakes
 # are slow (seconds under valgrind, CONCORD_TEST_SLOW > 1), and a load of many clients
 # connecting at once to a cold server can outlast their connect timeout.
+# For an EXIT trap of a script that restarted concordd with other settings: the next test
+# meets concordd as the environment started it. A failure is reported, not fatal.
+restore_concordd() {
+    restart_concordd >/dev/null 2>&1 || echo "error: could not restart concordd" >&2
+}
+
+# Creates an account through the CLI (extra FLAGS are passed to `account create`) and prints
+# its id; ends the script when the CLI returns none.
+cli_new_account() {
+    local name=$1 id
+    shift
+    id=$(cli -o json account create --name "$name" "$@" | jq -r .id)
+    [ -n "$id" ] && [ "$id" != null ] || fail "account create returned no id"
+    echo "$id"
+}
+
 warm_up_tls() {
     timeout "$(slow_s 10)" openssl s_client -connect "$1" -CAfile "$2" </dev/null >/dev/null 2>&1 ||
         true
