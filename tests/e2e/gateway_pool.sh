@@ -3,9 +3,9 @@
 # 64 calls, a spare one opened when it is full, and concordd closing an unused connection
 # (server.login_timeout) is routine, not a warning. concordd is restarted with a short
 # login_timeout, and a second gateway with one thread and up to four upstream connections
-# logs at debug. Calls pile up in flight by holding a lock on the accounts table while 100
-# GetAccount calls arrive at once. concordd is restarted as the environment had it at the
-# end (trap). Needs curl and jq.
+# logs at debug. Then, with concordd's usual settings, calls pile up in flight by holding a
+# lock on the accounts table while 100 GetAccount calls arrive at once. concordd is
+# restarted as the environment had it at the end (trap). Needs curl and jq.
 . "$(dirname "$0")/../lib/common.sh"
 
 command -v jq >/dev/null || fail "jq is required"
@@ -66,6 +66,16 @@ assert_not_contains "$(cat "$log")" "event=upstream_lost" "and not as a lost con
 assert_eq 200 "$(healthz)" "the gateway stays healthy"
 assert_eq 0 "$(connected 1)" "no spare connection opened without load"
 
+# concordd goes back to its usual login_timeout for the load: with a close every second, a
+# close could cross calls already on their way, which concordd never read (see
+# docs/GATEWAY.md, "Upstream pool").
+restart_concordd >/dev/null || fail "concordd did not restart"
+for _ in $(seq 1 "$(slow_s 100 | cut -d. -f1)"); do
+    [ "$(healthz)" = 200 ] && break
+    sleep 0.1
+done
+load_offset=$(tenv_log_size "$log")
+
 # 100 calls in flight at once: concordd's workers wait on the lock and the rest queue, so
 # the first connection fills up to 64 calls and the spare one opens.
 psql_super -c "BEGIN; LOCK TABLE concord.accounts IN ACCESS EXCLUSIVE MODE;
@@ -86,7 +96,8 @@ assert_eq 100 "$(grep -c '^200$' "$tmp/codes" || true)" "all 100 calls held at o
 [ "$(connected 1)" -ge 1 ] && ok "a spare connection opened when the first carried 64 calls" ||
     not_ok "a spare connection opened when the first carried 64 calls" "$(grep upstream "$log")"
 assert_eq 0 "$(connected 2)" "the third connection stayed closed"
-assert_not_contains "$(cat "$log")" "event=upstream_lost" "no connection was lost"
+assert_not_contains "$(tail -c +"$((load_offset + 1))" "$log")" "event=upstream_lost" \
+    "no connection was lost under the load"
 
 # concordd stops: calls fail at once. It comes back while the gateway's reconnects are
 # backing off (by then a second or more apart): the next call retries at once and succeeds.
