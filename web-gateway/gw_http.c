@@ -131,7 +131,33 @@ static void add_header(h2o_req_t *req, const char *name, const char *value)
                           strlen(value));
 }
 
-/* Sends a complete response; body is copied. */
+/* A complete response body in the request's pool, handed to h2o in pull mode. */
+typedef struct body_generator {
+    h2o_generator_t super;
+    h2o_iovec_t body;
+    size_t sent;
+} body_generator;
+
+/* Copies as much of the body as fits into buf. */
+static h2o_send_state_t body_pull(h2o_generator_t *g, h2o_req_t *req, h2o_iovec_t *buf)
+{
+    (void)req;
+    body_generator *bg = (body_generator *)g;
+    size_t n = bg->body.len - bg->sent;
+    if (n > buf->len)
+        n = buf->len;
+    memcpy(buf->base, bg->body.base + bg->sent, n);
+    buf->len = n;
+    bg->sent += n;
+    return bg->sent == bg->body.len ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+}
+
+/*
+ * Sends a complete response; body is copied. In pull mode h2o writes the
+ * header block and the body with one SSL_write, so a small response leaves as
+ * one TLS record; h2o_send would encrypt each of the two buffers as a record
+ * of its own. The pull interface is the one h2o's own file handler uses.
+ */
 static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
 {
     req->res.status = status;
@@ -141,7 +167,19 @@ static void send_body(h2o_req_t *req, int status, const char *type, const char *
                    strlen(type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
-    h2o_send_inline(req, body, len);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send_inline(req, body, len); /* headers only */
+        return;
+    }
+    body_generator *bg = h2o_mem_alloc_pool(&req->pool, sizeof *bg);
+    bg->super = (h2o_generator_t){NULL, NULL};
+    bg->body = h2o_strdup(&req->pool, body, len);
+    bg->sent = 0;
+    h2o_start_response(req, &bg->super);
+    if (req->_ostr_top->start_pull != NULL)
+        req->_ostr_top->start_pull(req->_ostr_top, body_pull);
+    else
+        h2o_send(req, &bg->body, 1, H2O_SEND_STATE_FINAL);
 }
 
 static void send_json(h2o_req_t *req, int status, json_t *doc)

@@ -231,6 +231,22 @@ assert_eq '{"type":"string","format":"int64"}' \
     "int64 fields are strings in the schemas"
 assert_eq string "$(jget '.components.schemas["concord.v1.Account"].properties.createTime.type')" \
     "timestamps are strings in the schemas"
+# The document is larger than one 64 KiB write of the gateway: it must arrive whole.
+openapi_len=$(wc -c <"$tmp/b")
+assert_eq "$openapi_len" "$(header content-length)" "openapi.json's Content-Length matches its body"
+[ "$openapi_len" -gt 65536 ] && ok "openapi.json ($openapi_len bytes) spans several writes" ||
+    not_ok "openapi.json spans several writes" "only $openapi_len bytes"
+# HEAD on a raw connection that the gateway closes after answering: everything after the
+# header block would be a body.
+printf 'HEAD /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+    timeout 20 openssl s_client -quiet -connect "$CONCORD_GATEWAY_ADDR" -CAfile "$CONCORD_CA" \
+        -servername localhost >"$tmp/head" 2>/dev/null || true
+head_status=$(head -n 1 "$tmp/head" | tr -d '\r')
+assert_eq "HTTP/1.1 200 OK" "$head_status" "HEAD /openapi.json answers 200"
+assert_eq "$openapi_len" "$(tr -d '\r' <"$tmp/head" | sed -n 's/^[Cc]ontent-[Ll]ength: //p')" \
+    "HEAD gives the Content-Length of GET"
+head_hdr=$(LC_ALL=C awk 'BEGIN { RS = "\r\n\r\n" } NR == 1 { print length($0) + 4; exit }' "$tmp/head")
+assert_eq "$head_hdr" "$(wc -c <"$tmp/head")" "HEAD answers without a body"
 
 # ---- static files -----------------------------------------------------------------------------
 
