@@ -153,10 +153,12 @@ static h2o_send_state_t body_pull(h2o_generator_t *g, h2o_req_t *req, h2o_iovec_
 }
 
 /*
- * Sends a complete response; body is copied. In pull mode h2o writes the
- * header block and the body with one SSL_write, so a small response leaves as
- * one TLS record; h2o_send would encrypt each of the two buffers as a record
- * of its own. The pull interface is the one h2o's own file handler uses.
+ * Sends a complete response; body is copied. In pull mode h2o puts the header
+ * block and the body in one buffer before it encrypts, so a response that fits
+ * one TLS record (h2o cuts records at about 1,400 bytes for a connection's
+ * first 200 KiB, 16 KiB after) leaves as one; with h2o_send the two buffers
+ * always became separate records. The pull interface is the one h2o's own
+ * file handler uses.
  */
 static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
 {
