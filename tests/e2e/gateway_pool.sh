@@ -134,6 +134,16 @@ if command -v socat >/dev/null; then
     setsid socat "TCP-LISTEN:$silent_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:'sleep 60' \
         </dev/null >/dev/null 2>&1 &
     silent_pid=$!
+    # The gateway must meet the listener, not a refused connect: wait until it listens.
+    listening() {
+        awk -v p="$(printf '%04X' "$1")" '$4 == "0A" && $2 ~ (":" p "$") { f = 1 } END { exit !f }' \
+            /proc/net/tcp
+    }
+    for _ in $(seq 1 100); do
+        listening "$silent_port" && break
+        sleep 0.05
+    done
+    listening "$silent_port" || fail "the silent listener did not start on port $silent_port"
     log2=$tmp/gateway-silent.log
     tenv_start "$log2" "$CONCORD_GATEWAY_BIN" --config "$CONCORD_GATEWAY_CONFIG" \
         --gateway.listen=127.0.0.1:0 --gateway.threads=1 --upstream.address="127.0.0.1:$silent_port"
