@@ -24,8 +24,7 @@ trap restore EXIT
 cli_private_config
 cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
 acct=$(cli_new_account "HTTP2 Test $run")
-token=$(cli token create --name "h2-$run" 2>/dev/null)
-[ -n "$token" ] || fail "token create printed no token"
+token=$(cli_new_token "h2-$run")
 
 tenv_start "$log" "$CONCORD_GATEWAY_BIN" --config "$CONCORD_GATEWAY_CONFIG" \
     --gateway.listen=127.0.0.1:0 --gateway.http2=true

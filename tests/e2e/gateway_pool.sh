@@ -39,8 +39,7 @@ trap restore EXIT
 cli_private_config
 cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
 acct=$(cli_new_account "Pool Test $run")
-token=$(cli token create --name "pool-$run" 2>/dev/null)
-[ -n "$token" ] || fail "token create printed no token"
+token=$(cli_new_token "pool-$run")
 
 restart_concordd --server.login_timeout=1s >/dev/null || fail "concordd did not restart"
 tenv_start "$log" "$CONCORD_GATEWAY_BIN" --config "$CONCORD_GATEWAY_CONFIG" \

@@ -407,6 +407,15 @@ cli_new_account() {
     echo "$id"
 }
 
+# Prints a new API token of the CLI's user, named NAME; ends the script when the CLI prints
+# none.
+cli_new_token() {
+    local token
+    token=$(cli token create --name "$1" 2>/dev/null) || true
+    [ -n "$token" ] || fail "token create printed no token"
+    echo "$token"
+}
+
 warm_up_tls() {
     timeout "$(slow_s 10)" openssl s_client -connect "$1" -CAfile "$2" </dev/null >/dev/null 2>&1 ||
         true
