@@ -49,10 +49,10 @@ void gw_upstream_probe(gw_upstream *u);
  * under way at start or after concordd closed it while unused, or a retry
  * the call starts ahead of the backoff when the last attempt failed at least
  * 100 ms ago. It waits at most until its deadline (then cb gets
- * DEADLINE_EXCEEDED), and the wait counts against deadline_ms. Returns 0, and cb
- * follows exactly once (with c NULL when the call never reached a connection); or CC_ECLOSED when
- * no connection is ready or awaited (or u is NULL, after shutdown), or another CC_E*, and cb is not
- * called.
+ * DEADLINE_EXCEEDED), and the wait counts against deadline_ms. Returns 0, and
+ * cb follows exactly once (with c NULL when the call never reached a
+ * connection); or CC_ECLOSED when no connection is ready or awaited (or u is
+ * NULL, after shutdown), or another CC_E*, and cb is not called.
  */
 int gw_upstream_call(gw_upstream *u, const char *method, const uint8_t *payload, size_t len,
                      const char *token, const char *idempotency_key, uint32_t deadline_ms,

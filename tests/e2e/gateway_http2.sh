@@ -21,8 +21,7 @@ restore() {
 }
 trap restore EXIT
 
-cli_private_config
-cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
+cli_admin_profile
 acct=$(cli_new_account "HTTP2 Test $run")
 token=$(cli_new_token "h2-$run")
 

@@ -36,8 +36,7 @@ restore() {
 }
 trap restore EXIT
 
-cli_private_config
-cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
+cli_admin_profile
 acct=$(cli_new_account "Pool Test $run")
 token=$(cli_new_token "pool-$run")
 

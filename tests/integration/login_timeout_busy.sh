@@ -19,8 +19,7 @@ restore() {
 }
 trap restore EXIT
 
-cli_private_config
-cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
+cli_admin_profile
 acct=$(cli_new_account "Login Timeout $run")
 restart_concordd --server.login_timeout=1s >/dev/null || fail "concordd did not restart"
 

@@ -3,8 +3,7 @@
 # code 6); once PostgreSQL is back, calls succeed again without restarting concordd.
 . "$(dirname "$0")/../lib/common.sh"
 
-cli_private_config
-cli_login_admin >/dev/null
+cli_admin_profile
 pgdir=$(dirname "$PG_DATA")
 pgcluster="$CONCORD_SOURCE_DIR/deploy/pgcluster"
 pid_before=$CONCORDD_PID

@@ -5,8 +5,7 @@
 # tests that follow.
 . "$(dirname "$0")/../lib/common.sh"
 
-cli_private_config
-cli_login_admin >/dev/null
+cli_admin_profile
 pid=$CONCORDD_PID
 log=$CONCORD_TEST_DIR/concordd.log
 offset=$(tenv_log_size "$log")

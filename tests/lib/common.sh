@@ -34,6 +34,8 @@
 #   restore_concordd                        restart_concordd with the environment's own
 #                                           settings, for a script's EXIT trap
 #   cli_new_account NAME [FLAGS...]         create an account with the CLI; prints its id
+#   cli_new_token NAME                      create an API token with the CLI; prints it
+#   cli_admin_profile                       a private CLI profile logged in as admin
 #   test_tmpdir                             a fresh directory, removed when the script ends
 #   free_port                               a TCP port nothing on this machine uses now
 # Speed:
@@ -242,6 +244,13 @@ cli_as() {
 cli_login_admin() {
     _ct_need CONCORD_ADMIN_USER CONCORD_ADMIN_PASSWORD
     cli login --user "$CONCORD_ADMIN_USER" --password-stdin <<<"$CONCORD_ADMIN_PASSWORD"
+}
+
+# A private CLI profile (cli_private_config) logged in as admin; ends the script when the
+# login fails.
+cli_admin_profile() {
+    cli_private_config
+    cli_login_admin >/dev/null || fail "the CLI cannot log in as admin"
 }
 
 # ---------------------------------------------------------------------------------------
